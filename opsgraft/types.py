@@ -116,6 +116,7 @@ class Task:
     checker: str
     checker_args: Mapping[str, Any] = field(default_factory=dict)
     source_component: str = ""
+    setup: str = "none"
     timeout_s: float = 60.0
     root: str = ""
 
