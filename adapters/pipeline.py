@@ -1,0 +1,232 @@
+"""Adapt one script: prompt -> n samples -> candidates -> (sandbox + checker) -> repair rounds.
+
+Library code: it reports progress through ``on_event`` and never prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from opsgraft.adapters import analysis
+from opsgraft.adapters.specs import AdapterSpec
+from opsgraft.codeblocks import extract_code
+from opsgraft.errors import InputError, NoCodeError
+from opsgraft.llm.base import Backend, check_context
+from opsgraft.types import Candidate, Generation, Prompt, SampleResult, Task, to_dict
+
+log = logging.getLogger(__name__)
+EventFn = Callable[[str, dict[str, Any]], None]
+PromptBuilder = Callable[[str], Prompt]  # source code -> prompt
+
+
+@dataclass(frozen=True)
+class AdaptOptions:
+    """How to sample and judge."""
+
+    n: int = 1
+    temperature: float = 0.2
+    max_tokens: int = 2048
+    seed: int = 0
+    repair: int = 0
+    run: bool = False
+    device: str = "cpu"
+    timeout_s: float | None = None
+
+
+@dataclass
+class Attempt:
+    """One sample in one round: what the model said and how it was judged."""
+
+    round: int
+    sample: int
+    prompt: Prompt
+    generation: Generation
+    candidate: Candidate | None
+    error: str = ""
+    result: SampleResult | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and self.result.status == "passed"
+
+
+@dataclass
+class AdaptRun:
+    """Everything one adaptation produced; ``to_record()`` is the JSON written beside the output."""
+
+    task: Task
+    spec_key: str
+    mode: str
+    backend: str
+    model: str
+    options: AdaptOptions
+    source: str
+    status: str = "pending"  # adapted | already-present | no-code
+    attempts: list[Attempt] = field(default_factory=list)
+    docs: list[Any] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def final(self) -> dict[int, Attempt]:
+        """The last attempt of each sample chain."""
+        out: dict[int, Attempt] = {}
+        for a in self.attempts:
+            out[a.sample] = a
+        return out
+
+    def best(self) -> Attempt | None:
+        """The first passing final attempt, else the first with code."""
+        finals = [self.final()[k] for k in sorted(self.final())]
+        for a in finals:
+            if a.passed:
+                return a
+        return next((a for a in finals if a.candidate is not None), None)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready record: enough to rerun the evaluation without the LLM."""
+        return {
+            "opsgraft_record": 1,
+            "task": to_dict(self.task),
+            "adapter": self.spec_key,
+            "mode": self.mode,
+            "backend": self.backend,
+            "model": self.model,
+            "options": to_dict(self.options),
+            "status": self.status,
+            "input_source": self.source,
+            "docs": [to_dict(d) for d in self.docs],
+            "attempts": [
+                {
+                    "round": a.round, "sample": a.sample, "prompt": to_dict(a.prompt),
+                    "generation": to_dict(a.generation),
+                    "candidate": to_dict(a.candidate) if a.candidate else None,
+                    "error": a.error, "result": to_dict(a.result) if a.result else None,
+                }
+                for a in self.attempts
+            ],
+            "timings": self.timings,
+        }
+
+
+def script_task(path: Path, spec: AdapterSpec, extra_files: tuple[str, ...] = ()) -> Task:
+    """An ad-hoc task for a user's script, judged by the adapter's checker."""
+    return Task(
+        id=f"user:{path.name}", kind="inline" if spec.kind == "inline" else "translate",
+        functionality=spec.functionality, component=spec.component, framework="unknown",
+        instruction=spec.instruction, entry=path.name, files=(path.name, *extra_files), checker=spec.checker,
+        checker_args=dict(spec.checker_args), source_component=spec.source_component, timeout_s=300.0,
+        root=str(path.resolve().parent),
+    )
+
+
+def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
+    """None when there is work to do; "already-present" when the tool is already used.
+
+    Raises InputError for scripts the adapter cannot apply to.
+    """
+    tree = analysis.parse(source, filename)
+    if spec.kind == "inline":
+        if analysis.already_present(tree, spec.imports, spec.present_calls, spec.present_keywords):
+            return "already-present"
+        if not analysis.is_training_script(tree):
+            raise InputError(f"{filename}: no training found (no fit/train call or training loop); nothing to adapt")
+    elif not analysis.uses_any(tree, spec.source_imports):
+        raise InputError(f"{filename}: does not use {spec.source_component}; nothing to translate")
+    return None
+
+
+def _candidate(task: Task, gen: Generation, sample: int, round_: int) -> tuple[Candidate | None, str]:
+    try:
+        code = extract_code(gen.text)
+    except NoCodeError as exc:
+        return None, str(exc)
+    return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), ""
+
+
+def run_adaptation(
+    task: Task,
+    spec: AdapterSpec,
+    backend: Backend,
+    source: str,
+    build_prompt: PromptBuilder,
+    options: AdaptOptions,
+    *,
+    mode: str = "zero-shot",
+    build_repair: Callable[[Attempt, list[str]], Prompt] | None = None,
+    judge: Callable[[Task, Candidate], SampleResult] | None = None,
+    on_event: EventFn | None = None,
+) -> AdaptRun:
+    """Sample ``n`` candidates, judge them when ``judge`` is given, repair failures ``options.repair`` times."""
+    emit = on_event or (lambda kind, data: None)
+    run = AdaptRun(task, spec.key, mode, backend.name, backend.model, options, source)
+    t_start = time.perf_counter()
+    prompt = build_prompt(source)
+    check_context(backend, prompt.messages, options.max_tokens)
+    run.docs = list(prompt.docs)
+    emit("generate", {"round": 0, "n": options.n})
+    t0 = time.perf_counter()
+    gens = backend.generate(prompt.messages, n=options.n, temperature=options.temperature,
+                            max_tokens=options.max_tokens, seed=options.seed)
+    run.timings["generate_s"] = time.perf_counter() - t0
+    for i, gen in enumerate(gens):
+        cand, err = _candidate(task, gen, i, 0)
+        run.attempts.append(Attempt(0, i, prompt, gen, cand, err))
+    if all(a.candidate is None for a in run.attempts):
+        run.status = "no-code"
+        raise NoCodeError(f"the LLM answer holds no code ({run.attempts[0].error})")
+    run.status = "adapted"
+    if judge is None:
+        run.timings["total_s"] = time.perf_counter() - t_start
+        return run
+    logs: dict[int, list[str]] = {i: [] for i in range(options.n)}
+    _judge_round(run, 0, judge, logs, emit)
+    for round_ in range(1, options.repair + 1):
+        failing = [a for a in run.final().values() if not a.passed]
+        if not failing or build_repair is None:
+            break
+        for prev in failing:
+            emit("repair", {"round": round_, "sample": prev.sample})
+            repair_prompt = build_repair(prev, logs[prev.sample])
+            check_context(backend, repair_prompt.messages, options.max_tokens)
+            t1 = time.perf_counter()
+            gen = backend.generate(repair_prompt.messages, n=1, temperature=options.temperature,
+                                   max_tokens=options.max_tokens, seed=options.seed + 1000 * round_ + prev.sample)[0]
+            run.timings["generate_s"] += time.perf_counter() - t1
+            gen = replace(gen, index=prev.sample)
+            cand, err = _candidate(task, gen, prev.sample, round_)
+            if cand is None and prev.candidate is not None:
+                err = f"{err}; kept the previous code"
+            run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, err))
+        _judge_round(run, round_, judge, logs, emit)
+    run.timings["total_s"] = time.perf_counter() - t_start
+    return run
+
+
+def _judge_round(run: AdaptRun, round_: int, judge: Callable[[Task, Candidate], SampleResult],
+                 logs: dict[int, list[str]], emit: EventFn) -> None:
+    for a in run.attempts:
+        if a.round != round_ or a.result is not None:
+            continue
+        if a.candidate is None:
+            logs[a.sample].append(f"round {round_}: no code in the answer")
+            continue
+        emit("judge", {"round": round_, "sample": a.sample})
+        t0 = time.perf_counter()
+        a.result = judge(run.task, a.candidate)
+        run.timings["judge_s"] = run.timings.get("judge_s", 0.0) + time.perf_counter() - t0
+        emit("verdict", {"round": round_, "sample": a.sample, "status": a.result.status})
+        logs[a.sample].append(f"round {round_}: {a.result.status}: {summarize_failure(a.result)}")
+
+
+def summarize_failure(result: SampleResult) -> str:
+    """One line: the checker's first reason, or the last stderr line."""
+    if result.status == "passed":
+        return "ok"
+    if result.verdict is not None and result.verdict.reasons:
+        return "; ".join(result.verdict.reasons)[:300]
+    lines = [ln for ln in result.execution.stderr_tail.splitlines() if ln.strip()]
+    return (lines[-1] if lines else result.status)[:300]

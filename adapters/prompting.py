@@ -1,0 +1,90 @@
+"""Fill the prompt templates of adapters/prompts/; control flow never holds prompt text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from string import Template
+
+from opsgraft.adapters.specs import AdapterSpec
+from opsgraft.types import Message, Prompt, RetrievedDoc
+
+
+@lru_cache(maxsize=64)
+def template(name: str) -> str:
+    """The text of adapters/prompts/<name>."""
+    return (resources.files("opsgraft.adapters") / "prompts" / name).read_text(encoding="utf-8")
+
+
+def fill(name: str, **values: str) -> str:
+    """Substitute ``$names``; unknown placeholders are left as they are."""
+    return Template(template(name)).safe_substitute(values)
+
+
+def docs_section(docs: Sequence[RetrievedDoc], title: str = "Documentation of the installed version") -> str:
+    """Retrieved docs laid out with their sources, or nothing."""
+    if not docs:
+        return ""
+    parts = [f"{title}:"]
+    for i, doc in enumerate(docs, 1):
+        parts.append(f"[{i}] {doc.title or doc.source} ({doc.component} {doc.version})\n{doc.text.strip()}")
+    return "\n\n".join(parts) + "\n"
+
+
+def inline_prompt(
+    spec: AdapterSpec,
+    filename: str,
+    code: str,
+    *,
+    instruction: str | None = None,
+    docs: Sequence[RetrievedDoc] = (),
+    guide: str = "",
+    template_name: str = "inline_user.md",
+) -> Prompt:
+    """The zero-shot prompt (docs and guide sections empty) or one carrying docs / a guide."""
+    extra = docs_section(docs)
+    if guide:
+        extra = f"Step-by-step guide:\n{guide.strip()}\n\n{extra}"
+    user = fill(
+        template_name,
+        instruction=instruction or spec.instruction,
+        environment=fill("environment.md", filename=filename),
+        component=spec.component,
+        notes=template(spec.notes).strip(),
+        docs=("\n" + extra) if extra else "",
+        filename=filename,
+        code=code.rstrip("\n"),
+    )
+    messages = (Message("system", template("system.md").strip()), Message("user", user))
+    return Prompt(messages=messages, template=template_name, docs=tuple(docs))
+
+
+def repair_prompt(
+    spec: AdapterSpec,
+    filename: str,
+    code: str,
+    reasons: Sequence[str],
+    stderr_tail: str,
+    log_lines: Sequence[str],
+    *,
+    instruction: str | None = None,
+    docs: Sequence[RetrievedDoc] = (),
+) -> Prompt:
+    """The next round's prompt: current code, the checker's reasons, stderr and the round log."""
+    stderr = "\n".join(stderr_tail.strip().splitlines()[-25:]) or "(empty)"
+    user = fill(
+        "repair_user.md",
+        filename=filename,
+        instruction=instruction or spec.instruction,
+        reasons="\n".join(f"- {r}" for r in reasons) or "- the program failed",
+        stderr=stderr,
+        log="\n".join(f"- {ln}" for ln in log_lines) or "- (first repair)",
+        environment=fill("environment.md", filename=filename),
+        component=spec.component,
+        notes=template(spec.notes).strip(),
+        docs=("\n" + docs_section(docs)) if docs else "",
+        code=code.rstrip("\n"),
+    )
+    messages = (Message("system", template("system.md").strip()), Message("user", user))
+    return Prompt(messages=messages, template="repair_user.md", docs=tuple(docs))

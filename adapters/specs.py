@@ -1,0 +1,136 @@
+"""The adapters: what each adds, how its result is judged, and how its presence is recognised."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsgraft.registry import adapters
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """One inlining (``functionality:component``) or translation (``source->target``) adapter."""
+
+    key: str
+    kind: str  # inline | translate
+    functionality: str
+    component: str
+    instruction: str
+    notes: str  # template file in adapters/prompts/ with the component-specific rules
+    checker: str
+    checker_args: Mapping[str, Any] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()  # top-level modules whose import means "already uses it"
+    source_component: str = ""
+    source_imports: tuple[str, ...] = ()
+    guide: str = ""  # corpus/guides/<guide>.md for docprompt mode
+    present_calls: tuple[str, ...] = ()  # calls that mean the functionality is already there
+    present_keywords: tuple[str, ...] = ()  # keyword arguments that mean the same
+
+
+def _register(spec: AdapterSpec) -> AdapterSpec:
+    adapters.register(spec.key)(spec)
+    return spec
+
+
+TRACKING_MLFLOW = _register(AdapterSpec(
+    key="tracking:mlflow", kind="inline", functionality="tracking", component="mlflow",
+    instruction=(
+        "Add MLflow experiment tracking: wrap training in an MLflow run, log the hyperparameters "
+        "with mlflow.log_params and log the training/validation metrics of every epoch or step with "
+        "mlflow.log_metric(name, value, step=...)."
+    ),
+    notes="notes_mlflow.md", checker="mlflow-tracking", checker_args={"min_params": 1, "min_metrics": 1},
+    imports=("mlflow",), guide="tracking-mlflow",
+))
+TRACKING_WANDB = _register(AdapterSpec(
+    key="tracking:wandb", kind="inline", functionality="tracking", component="wandb",
+    instruction=(
+        "Add Weights & Biases experiment tracking: call wandb.init with a project name and the "
+        "hyperparameters as config, log the metrics of every epoch or step with wandb.log, and call "
+        "wandb.finish() at the end."
+    ),
+    notes="notes_wandb.md", checker="wandb-run", checker_args={"min_config": 1, "min_history": 1},
+    imports=("wandb",), guide="tracking-wandb",
+))
+REGISTRATION_MLFLOW = _register(AdapterSpec(
+    key="registration:mlflow", kind="inline", functionality="registration", component="mlflow",
+    instruction=(
+        "Add MLflow model registration: inside an MLflow run, log the hyperparameters and the final "
+        "metric, then log the trained model with the matching mlflow flavor's log_model and pass "
+        "registered_model_name so that a new model version is registered."
+    ),
+    notes="notes_mlflow_registry.md", checker="mlflow-registration", checker_args={},
+    imports=(), guide="registration-mlflow",
+    present_calls=("register_model",), present_keywords=("registered_model_name",),
+))
+HPO_OPTUNA = _register(AdapterSpec(
+    key="hpo:optuna", kind="inline", functionality="hpo", component="optuna",
+    instruction=(
+        "Add Optuna hyperparameter optimization: move training into an objective(trial) function "
+        "that suggests the hyperparameters with trial.suggest_*, returns the validation metric, "
+        "run study.optimize with at least 5 trials, then train the final model again with "
+        "study.best_params."
+    ),
+    notes="notes_optuna.md", checker="optuna-study", checker_args={"min_trials": 5},
+    imports=("optuna",), guide="hpo-optuna",
+))
+PRUNING_NNCF = _register(AdapterSpec(
+    key="pruning:nncf", kind="inline", functionality="pruning", component="nncf",
+    instruction=(
+        "Add magnitude pruning during training with NNCF 3.x: prune the model's weights with "
+        "nncf.prune before or early in training, keep training (fine-tuning) the pruned model for "
+        "the remaining epochs, and keep the pruning masks applied until the end."
+    ),
+    notes="notes_nncf.md", checker="pruning", checker_args={"target_sparsity": 0.3},
+    imports=("nncf",), guide="pruning-nncf",
+))
+PRUNING_TORCH = _register(AdapterSpec(
+    key="pruning:torch", kind="inline", functionality="pruning", component="torch-prune",
+    instruction=(
+        "Add magnitude pruning during training with torch.nn.utils.prune: apply "
+        "prune.l1_unstructured (or global_unstructured) to the Linear/Conv weights after the first "
+        "epoch, keep training with the masks in place, and make the pruning permanent with "
+        "prune.remove only after the last epoch."
+    ),
+    notes="notes_torch_prune.md", checker="pruning", checker_args={"target_sparsity": 0.3},
+    imports=("torch.nn.utils.prune",), guide="pruning-torch",
+))
+GITPYTHON_DVC = _register(AdapterSpec(
+    key="gitpython->dvc", kind="translate", functionality="translation", component="dvc",
+    instruction=(
+        "Translate the data versioning of this script from GitPython (and git-lfs) to DVC: track the "
+        "data file with `dvc add`, commit the .dvc file and .gitignore with git, configure a local DVC "
+        "remote and `dvc push` the data. Remove every git-lfs call."
+    ),
+    notes="notes_dvc.md", checker="dvc-tracked", checker_args={},
+    imports=("dvc",), source_component="gitpython", source_imports=("git",), guide="translate-gitpython-dvc",
+))
+WANDB_MLFLOW = _register(AdapterSpec(
+    key="wandb->mlflow", kind="translate", functionality="translation", component="mlflow",
+    instruction=(
+        "Translate the experiment tracking of this script from Weights & Biases to MLflow: replace "
+        "wandb.init/config with an MLflow run and mlflow.log_params, wandb.log with "
+        "mlflow.log_metric(s) keeping the step, and remove every use of wandb."
+    ),
+    notes="notes_mlflow.md", checker="mlflow-tracking",
+    checker_args={"min_params": 1, "min_metrics": 1, "forbid_imports": ["wandb"]},
+    imports=(), source_component="wandb", source_imports=("wandb",), guide="translate-wandb-mlflow",
+))
+
+
+def get_adapter(key: str) -> AdapterSpec:
+    """The adapter registered as ``key`` (UnknownComponentError lists the valid ones)."""
+    spec: AdapterSpec = adapters.get(key)
+    return spec
+
+
+def inline_keys() -> list[str]:
+    """Keys of the inlining adapters, for --add."""
+    return [k for k in adapters.names() if adapters.get(k).kind == "inline"]
+
+
+def translation_key(source: str, target: str) -> str:
+    """``gitpython->dvc`` from its parts."""
+    return f"{source}->{target}"

@@ -1,0 +1,129 @@
+"""Join prompt modes, retrieval, the LLM, the sandbox and the outputs for one script."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from opsgraft.adapters import pipeline, prompting
+from opsgraft.adapters.output import write_outputs
+from opsgraft.adapters.specs import AdapterSpec
+from opsgraft.errors import ConfigError
+from opsgraft.llm.base import Backend
+from opsgraft.types import Candidate, Prompt, RetrievedDoc, SampleResult, Task
+
+log = logging.getLogger(__name__)
+
+
+def guide_text(name: str) -> str:
+    """A docprompt guide from corpus/guides/, written for the installed API versions."""
+    path = resources.files("opsgraft.corpus") / "guides" / f"{name}.md"
+    if not path.is_file():
+        raise ConfigError(f"no docprompt guide '{name}' in corpus/guides")
+    return path.read_text(encoding="utf-8")
+
+
+@dataclass
+class Result:
+    """The run and where its outputs went."""
+
+    run: pipeline.AdaptRun
+    paths: dict[str, Path]
+
+
+@dataclass
+class Workflow:
+    """One adaptation of one script, from precheck to written outputs."""
+
+    spec: AdapterSpec
+    script: Path
+    source: str
+    mode: str = "zero-shot"
+    strategy: str = ""
+    top_k: int = 5
+    with_files: tuple[str, ...] = ()
+    device: str = "cpu"
+    timeout_s: float = 300.0
+    task: Task | None = None
+    docs: list[RetrievedDoc] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            task = pipeline.script_task(self.script, self.spec, self.with_files)
+            from dataclasses import replace
+
+            self.task = replace(task, timeout_s=self.timeout_s)
+
+    def precheck(self) -> str | None:
+        """See :func:`pipeline.precheck`."""
+        return pipeline.precheck(self.spec, self.source, self.script.name)
+
+    def retrieve_docs(self, backend: Backend | None) -> list[RetrievedDoc]:
+        """Docs for rag mode (target-search) or a translation strategy; none otherwise."""
+        if self.mode != "rag" and not self.strategy:
+            return []
+        from opsgraft.retrieval import RetrievalRequest, retrieve
+
+        assert self.task is not None
+        strategy = self.strategy or "target-search"
+        request = RetrievalRequest(
+            code=self.source, target=self.spec.component, source=self.spec.source_component or None,
+            instruction=self.task.instruction, top_k=self.top_k,
+        )
+        return list(retrieve(strategy, request, backend=backend))
+
+    def build_prompt(self, source: str) -> Prompt:
+        """The first prompt of the chosen mode."""
+        assert self.task is not None
+        guide = guide_text(self.spec.guide) if self.mode == "docprompt" and self.spec.guide else ""
+        template = "translate_user.md" if self.spec.kind == "translate" else "inline_user.md"
+        return prompting.inline_prompt(self.spec, self.task.entry, source, instruction=self.task.instruction,
+                                       docs=self.docs, guide=guide, template_name=template)
+
+    def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
+        """The repair prompt for a failed attempt (falls back to the input if it had no code)."""
+        assert self.task is not None
+        code = attempt.candidate.files[self.task.entry] if attempt.candidate else self.source
+        result = attempt.result
+        reasons = list(result.verdict.reasons) if result and result.verdict else []
+        if result and result.status == "timeout":
+            reasons.insert(0, f"the program did not finish within {self.task.timeout_s:.0f}s")
+        elif result and result.status == "failed" and result.execution.returncode not in (None, 0):
+            reasons.insert(0, f"the program exited with code {result.execution.returncode}")
+        if attempt.candidate is None:
+            reasons.insert(0, "the last answer held no Python code block")
+        stderr = result.execution.stderr_tail if result else ""
+        return prompting.repair_prompt(self.spec, self.task.entry, code, reasons, stderr, log_lines,
+                                       instruction=self.task.instruction, docs=self.docs)
+
+    def judge(self, task: Task, candidate: Candidate) -> SampleResult:
+        """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""
+        from opsgraft.evaluation.evaluator import judge
+
+        return judge(task, candidate, device=self.device)
+
+    def execute(self, backend: Backend, *, n: int = 1, temperature: float = 0.2, seed: int = 0,
+                max_tokens: int = 2048, run: bool = False, repair: int = 0, out_dir: Path | None = None,
+                on_event: Any = None) -> Result:
+        """Retrieve, generate, judge, repair, and write the outputs."""
+        assert self.task is not None
+        if on_event and (self.mode == "rag" or self.strategy):
+            on_event("retrieve", {"strategy": self.strategy or "target-search"})
+        self.docs = self.retrieve_docs(backend)
+        options = pipeline.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                        repair=repair, run=run, device=self.device, timeout_s=self.timeout_s)
+        adapt_run = pipeline.run_adaptation(
+            self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
+            build_repair=self.build_repair, judge=self.judge if run else None, on_event=on_event,
+        )
+        best = adapt_run.best()
+        assert best is not None and best.candidate is not None
+        tag = f"{self.spec.functionality}_{self.spec.component}".replace("-", "_")
+        if self.spec.kind == "translate":
+            tag = self.spec.component.replace("-", "_")
+        paths = write_outputs(self.script, tag, best.candidate.files[self.task.entry], adapt_run.to_record(),
+                              out_dir)
+        return Result(adapt_run, paths)

@@ -1,0 +1,78 @@
+"""Options and helpers the LLM-driven commands share (adapt, translate)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from opsgraft.config import responses_dir
+from opsgraft.llm.base import Backend
+
+console = Console(stderr=True, highlight=False)
+
+
+def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--backend and the options of each backend."""
+    opts = [
+        click.option("--backend", "backend_name", default="local", show_default=True,
+                     type=click.Choice(["local", "openai", "replay"]),
+                     help="local: the embedded model; openai: any OpenAI-compatible server; replay: a cassette."),
+        click.option("--model", default=None, help="Model name for --backend openai (default gpt-4o-mini)."),
+        click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the API key (keys never go on the command line)."),
+        click.option("--cassette", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Cassette file for --backend replay."),
+        click.option("--record", "record_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Record every response of the backend into this cassette."),
+        click.option("--no-cache", is_flag=True, help="Do not use the on-disk response cache."),
+        click.option("--context-window", type=int, default=None, help="Override the model's context window."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+class Progress:
+    """Live tokens/s while a backend generates (stderr, never in the way of output files)."""
+
+    def __init__(self) -> None:
+        self.status: Any = None
+        self.label = "generating"
+
+    def __call__(self, sample: int, tokens: int, seconds: float) -> None:
+        if self.status is not None and seconds > 0:
+            self.status.update(f"{self.label}: sample {sample + 1}, {tokens} tokens, {tokens / seconds:.1f} tok/s")
+
+
+def make_backend(backend_name: str, model: str | None, base_url: str | None, api_key_env: str,
+                 cassette: Path | None, record_to: Path | None, no_cache: bool,
+                 context_window: int | None, progress: Progress | None = None) -> Backend:
+    """Build the chosen backend, wrapped in the response cache and the recorder as asked."""
+    from opsgraft.llm import get_backend
+    from opsgraft.llm.cache import CachedBackend
+    from opsgraft.llm.replay import ReplayBackend
+
+    backend: Backend
+    if backend_name == "replay":
+        if cassette is None:
+            raise click.UsageError("--backend replay needs --cassette FILE")
+        return ReplayBackend(cassette, model=model, context_window=context_window)
+    if backend_name == "local":
+        t0 = time.perf_counter()
+        with console.status("loading the local model"):
+            backend = get_backend("local", progress=progress, **({"n_ctx": context_window} if context_window else {}))
+        console.print(f"[dim]local model loaded in {time.perf_counter() - t0:.1f}s[/dim]")
+    else:
+        backend = get_backend("openai", model=model or "gpt-4o-mini", base_url=base_url, api_key_env=api_key_env,
+                              context_window=context_window, progress=progress)
+    if not no_cache:
+        backend = CachedBackend(backend, responses_dir())
+    if record_to is not None:
+        backend = ReplayBackend(record_to, strict=False, inner=backend)
+    return backend

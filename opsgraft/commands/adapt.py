@@ -1,0 +1,114 @@
+"""`opsgraft adapt SCRIPT --add FUNCTIONALITY:COMPONENT`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opsgraft.commands._common import Progress, backend_options, console, make_backend
+
+
+def _adapter_keys() -> str:
+    from opsgraft.adapters.specs import inline_keys
+
+    return ", ".join(inline_keys())
+
+
+@click.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option("--add", "add", required=True, metavar="FUNCTIONALITY:COMPONENT",
+              help="What to add: tracking:mlflow, tracking:wandb, registration:mlflow, hpo:optuna, "
+                   "pruning:nncf, pruning:torch.")
+@click.option("--mode", default="zero-shot", show_default=True, type=click.Choice(["zero-shot", "docprompt", "rag"]),
+              help="zero-shot: instruction only; docprompt: plus a step-by-step guide; rag: plus curated docs.")
+@backend_options
+@click.option("--n", "n", default=1, show_default=True, type=click.IntRange(1, 20), help="Samples (share one prompt evaluation).")
+@click.option("--temperature", default=0.2, show_default=True, type=click.FloatRange(0, 2))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--max-tokens", default=2048, show_default=True, type=click.IntRange(16, 32768))
+@click.option("--run", "run_", is_flag=True, help="Run the adapted copy in the sandbox and check the tool's side effects.")
+@click.option("--repair", default=0, show_default=True, type=click.IntRange(0, 10),
+              help="Repair rounds after a failed check (implies --run).")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, type=float, help="Seconds per sandbox run.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
+@click.option("--with", "with_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Extra input files next to the script that it needs to run (repeatable).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the outputs (default: next to SCRIPT). Nothing is ever overwritten.")
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Docs retrieved in rag mode.")
+def adapt(script: Path, add: str, mode: str, backend_name: str, model: str | None, base_url: str | None,
+          api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
+          context_window: int | None, n: int, temperature: float, seed: int, max_tokens: int, run_: bool,
+          repair: int, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
+          top_k: int) -> None:
+    """Add an MLOps functionality to SCRIPT with the LLM.
+
+    Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
+    SCRIPT (never overwriting anything). With --run the copy runs in the sandbox, which is a
+    subprocess with a timeout and a scrubbed environment, NOT a security boundary.
+    """
+    from opsgraft.adapters.analysis import read_source
+    from opsgraft.adapters.specs import get_adapter
+    from opsgraft.adapters.workflow import Workflow
+
+    source = read_source(script)
+    spec = get_adapter(add)
+    if spec.kind != "inline":
+        raise click.UsageError(f"{add} is a translation; use 'opsgraft translate --from ... --to ...'")
+    flow = Workflow(spec=spec, script=script, source=source, mode=mode, top_k=top_k,
+                    with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
+    if flow.precheck() == "already-present":
+        click.echo(f"{script} already uses {spec.component} for {spec.functionality}; nothing to do")
+        return
+    progress = Progress()
+    backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
+                           context_window, progress)
+    _run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
+                    run=run_ or repair > 0, repair=repair, out_dir=out_dir)
+
+
+def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> None:
+    """Shared by adapt and translate: live progress, outputs, and the verdict table."""
+    from rich.table import Table
+
+    with console.status("preparing the prompt") as status:
+        progress.status = status
+        result = flow.execute(backend, on_event=lambda kind, data: _event(status, progress, kind, data), **kw)
+    run, paths = result.run, result.paths
+    table = Table(title=f"{flow.spec.key} on {flow.script.name} ({run.mode}, {run.model})")
+    for col in ("round", "sample", "tokens", "tok/s", "status", "why"):
+        table.add_column(col)
+    for a in run.attempts:
+        from opsgraft.adapters.pipeline import summarize_failure
+
+        g = a.generation
+        rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"
+        status = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
+        why = summarize_failure(a.result) if a.result else a.error
+        table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, status, why[:80])
+    console.print(table)
+    click.echo(f"adapted: {paths['code']}")
+    click.echo(f"diff:    {paths['diff']}")
+    click.echo(f"record:  {paths['record']}")
+    best = run.best()
+    if best is not None and best.result is not None:
+        verdict = "PASSED" if best.passed else f"FAILED ({summarize_failure(best.result)})"
+        click.echo(f"check:   {flow.spec.checker}: {verdict}")
+    t = run.timings
+    click.echo(f"time:    {t.get('total_s', 0):.1f}s (generate {t.get('generate_s', 0):.1f}s, "
+               f"sandbox {t.get('judge_s', 0):.1f}s)")
+
+
+def _event(status: Any, progress: Progress, kind: str, data: dict[str, Any]) -> None:
+    if kind == "generate":
+        progress.label = f"round {data['round']}: generating {data['n']} sample(s)"
+        status.update(progress.label)
+    elif kind == "repair":
+        progress.label = f"repair round {data['round']}, sample {data['sample'] + 1}"
+        status.update(progress.label)
+    elif kind == "judge":
+        status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")
+    elif kind == "retrieve":
+        status.update(f"retrieving docs ({data.get('strategy', '')})")

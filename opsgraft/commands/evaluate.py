@@ -1,0 +1,101 @@
+"""``opsgraft evaluate``: judge a generations file in the sandbox and report pass@k."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+SANDBOX_NOTE = (
+    "Each sample runs as a subprocess with a timeout, resource limits, a fake HOME and an "
+    "environment without API keys. That is NOT a security sandbox: only evaluate code from "
+    "models and people you trust."
+)
+
+
+def sandbox_options(func: Any) -> Any:
+    """The options shared by ``evaluate`` and ``corpus check``."""
+    for option in reversed(
+        [
+            click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Samples judged in parallel."),
+            click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                         help="auto uses the GPUs nvidia-smi finds, one sample per GPU at a time."),
+            click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                         help="ray runs each sample as a Ray task (RAY_ADDRESS joins a cluster)."),
+            click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None,
+                         help="Seconds per sample, instead of each task's timeout_s."),
+            click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                         help="A tasks folder to use instead of the shipped corpus."),
+            click.option("--keep-workdirs", is_flag=True, help="Keep each sample's sandbox folder (printed in results)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.command(help=f"""Judge GENERATIONS.jsonl (one Candidate per line) and report pass@k.
+
+Writes OUT/results.jsonl (one judged sample per line) and OUT/report.json (pass@k per task and
+averaged by functionality, component and framework). Re-running on the same OUT skips samples
+already judged.
+
+{SANDBOX_NOTE}""")
+@click.argument("generations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "ks_text", default="1", show_default=True, help="Comma-separated k values, e.g. 1,3,10.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder [default: GENERATIONS without .jsonl, plus '-eval'].")
+@sandbox_options
+def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, device: str, executor: str,
+             timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool) -> None:
+    from rich.console import Console
+
+    from opsgraft.evaluation.evaluator import evaluate as run_evaluation
+    from opsgraft.evaluation.evaluator import read_generations
+    from opsgraft.evaluation.executors import make_runner
+    from opsgraft.evaluation.passk import parse_ks
+    from opsgraft.types import SampleResult
+
+    ks = parse_ks(ks_text)
+    candidates = read_generations(generations)
+    out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl") + "-eval")
+    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs)
+    err = Console(stderr=True, highlight=False)
+
+    def progress(result: SampleResult) -> None:
+        reason = result.verdict.reasons[0] if result.verdict and result.verdict.reasons else ""
+        err.print(f"{result.status:8} {result.task_id} #{result.sample_index} "
+                  f"({result.execution.wall_s:.1f} s) {reason[:100]}", markup=False)
+
+    report = run_evaluation(candidates, out, ks, runner, tasks_dir=corpus_dir, on_result=progress)
+    print_report(report)
+    click.echo(f"wrote {out / 'results.jsonl'} and {out / 'report.json'}")
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """pass@k per task, then per functionality, component and framework."""
+    from rich.table import Table
+
+    ks = [f"pass@{k}" for k in report["k"]]
+    table = Table(title=f"{report['n_samples']} samples, {report['n_tasks']} tasks")
+    for col in ["group", "name", "tasks / n", *ks]:
+        table.add_column(col, justify="right" if col not in ("group", "name") else "left")
+    for task_id, row in report["by_task"].items():
+        table.add_row("task", task_id, f"{row['c']}/{row['n']} passed", *[f"{row[k]:.3f}" for k in ks])
+    for group in ("functionality", "component", "framework"):
+        table.add_section()
+        for name, row in report[f"by_{group}"].items():
+            table.add_row(group, name, str(row["n_tasks"]), *[f"{row[k]:.3f}" for k in ks])
+    table.add_section()
+    table.add_row("all", "", str(report["overall"]["n_tasks"]), *[f"{report['overall'][k]:.3f}" for k in ks])
+    wide_console().print(table)
+
+
+def wide_console() -> Any:
+    """A rich console for tables; when output is not a terminal, wide enough not to fold task ids."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    return console

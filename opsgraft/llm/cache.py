@@ -1,0 +1,92 @@
+"""An on-disk response cache in front of any backend, keyed per sample like the replay cassettes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from opsgraft.llm.base import Backend, request_key, sample_params
+from opsgraft.types import Generation, Message, from_dict, to_dict
+
+
+class ResponseStore:
+    """One JSON file per request key; writes are atomic so parallel runs can share it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Generation | None:
+        """The stored generation for ``key``, if any."""
+        try:
+            data = json.loads(self._path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        return from_dict(Generation, data["generation"])
+
+    def put(self, key: str, generation: Generation, request: dict[str, object]) -> None:
+        """Store one generation with the request it answers (for humans reading the cache)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"request": request, "generation": to_dict(generation)}, fh)
+        os.replace(tmp, path)
+
+
+def lookup(
+    store: ResponseStore, model: str, messages: Sequence[Message], params: dict[str, object], n: int
+) -> tuple[list[str], dict[int, Generation]]:
+    """Keys for samples 0..n-1 and the ones already stored."""
+    keys = [request_key(model, messages, params, i) for i in range(n)]
+    found = {i: g for i, k in enumerate(keys) if (g := store.get(k)) is not None}
+    return keys, found
+
+
+class CachedBackend:
+    """Serves stored samples and asks the wrapped backend only for the missing ones."""
+
+    def __init__(self, inner: Backend, root: Path) -> None:
+        self.inner = inner
+        self.store = ResponseStore(root)
+        self.name = inner.name
+        self.model = inner.model
+        self.context_window = inner.context_window
+        self.hits = 0
+        self.misses = 0
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Delegate to the wrapped backend."""
+        return self.inner.count_tokens(messages)
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        n: int = 1,
+        temperature: float = 0.2,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+    ) -> list[Generation]:
+        """Cached samples first; one call to the wrapped backend for the rest."""
+        params = sample_params(temperature, max_tokens, seed)
+        keys, found = lookup(self.store, self.model, messages, params, n)
+        out = {i: replace(g, cached=True) for i, g in found.items()}
+        missing = [i for i in range(n) if i not in found]
+        self.hits += len(found)
+        self.misses += len(missing)
+        if missing:
+            fresh = self.inner.generate(
+                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens, seed=seed
+            )
+            request = {"model": self.model, "messages": [to_dict(m) for m in messages], "params": params}
+            for i, gen in zip(missing, fresh, strict=True):
+                gen = replace(gen, index=i)
+                self.store.put(keys[i], gen, {**request, "index": i})
+                out[i] = gen
+        return [out[i] for i in range(n)]

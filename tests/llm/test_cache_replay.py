@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from opsgraft.errors import ConfigError, ReplayMiss
+from opsgraft.llm.base import request_key, sample_params
+from opsgraft.llm.cache import CachedBackend
+from opsgraft.llm.replay import ReplayBackend
+from opsgraft.llm.scripted import ScriptedBackend
+from opsgraft.types import Message
+
+MSGS = (Message("system", "s"), Message("user", "add tracking"))
+
+
+def test_cache_hit_skips_the_backend(tmp_path):
+    inner = ScriptedBackend(["a", "b"])
+    cached = CachedBackend(inner, tmp_path)
+    first = cached.generate(MSGS, n=2, seed=1)
+    assert [g.text for g in first] == ["a", "b"] and not any(g.cached for g in first)
+    again = cached.generate(MSGS, n=2, seed=1)
+    assert [g.text for g in again] == ["a", "b"] and all(g.cached for g in again)
+    assert len(inner.calls) == 1 and cached.hits == 2
+
+
+def test_cache_asks_only_for_missing_samples(tmp_path):
+    inner = ScriptedBackend(["a", "b", "c"])
+    cached = CachedBackend(inner, tmp_path)
+    cached.generate(MSGS, n=1)
+    out = cached.generate(MSGS, n=3)
+    assert [g.text for g in out] == ["a", "b", "c"]
+    assert inner.calls[-1][1] == 2  # one call for the two missing samples
+
+
+def test_cache_key_depends_on_params_and_index():
+    p = sample_params(0.2, 100, 0)
+    assert request_key("m", MSGS, p, 0) != request_key("m", MSGS, p, 1)
+    assert request_key("m", MSGS, p, 0) != request_key("m", MSGS, sample_params(0.3, 100, 0), 0)
+    assert request_key("m", MSGS, p, 0) != request_key("other", MSGS, p, 0)
+
+
+def test_record_then_strict_replay(tmp_path):
+    cassette = tmp_path / "c.jsonl"
+    inner = ScriptedBackend(["one", "two"], model="m")
+    recorder = ReplayBackend(cassette, strict=False, inner=inner)
+    assert [g.text for g in recorder.generate(MSGS, n=2)] == ["one", "two"]
+    assert len(cassette.read_text().splitlines()) == 2
+    replay = ReplayBackend(cassette, model="m")
+    assert [g.text for g in replay.generate(MSGS, n=2)] == ["one", "two"]
+    assert replay.replayed == 2
+    line = json.loads(cassette.read_text().splitlines()[0])
+    assert line["messages"][1]["content"] == "add tracking"
+
+
+def test_strict_replay_miss_raises(tmp_path):
+    cassette = tmp_path / "c.jsonl"
+    ReplayBackend(cassette, strict=False, inner=ScriptedBackend(["x"], model="m")).generate(MSGS, n=1)
+    replay = ReplayBackend(cassette, model="m")
+    with pytest.raises(ReplayMiss, match="sample 1"):
+        replay.generate(MSGS, n=2)
+    with pytest.raises(ReplayMiss):
+        replay.generate((Message("user", "something else"),), n=1)
+
+
+def test_missing_or_broken_cassette_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        ReplayBackend(tmp_path / "none.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(ConfigError, match="bad.jsonl:1"):
+        ReplayBackend(bad)
