@@ -1,0 +1,200 @@
+"""Curation end to end: crawl (a site, or rendered package docs) -> chunks -> summaries -> store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from importlib import metadata as im
+from pathlib import Path
+from typing import Any
+
+from opsgraft.config import cache_dir, offline_env
+from opsgraft.curation.apidocs import RENDERER_VERSION
+from opsgraft.curation.chunker import Chunker
+from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, Progress
+from opsgraft.curation.embed import Embedder, get_embedder
+from opsgraft.curation.serve import serve_dir
+from opsgraft.curation.store import Stores, WriteStats, installed_version, store_key
+from opsgraft.curation.summarize import DEFAULT_MODE, MODES, Summarizer
+from opsgraft.errors import ConfigError, CrawlError
+from opsgraft.llm.base import Backend
+from opsgraft.types import RawPage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CurateReport:
+    """What one curation did and how long each stage took."""
+
+    key: str
+    pages: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    write: WriteStats | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    modules: int = 0
+    skipped_modules: list[dict[str, str]] = field(default_factory=list)
+    up_to_date: bool = False
+
+
+@dataclass(frozen=True)
+class PackageRef:
+    """An installed distribution and the import name its docs are rendered from."""
+
+    dist: str
+    import_name: str
+    version: str
+
+
+def resolve_package(name: str) -> PackageRef:
+    """Map a distribution or import name to (distribution, import name, installed version).
+
+    gitpython -> git, scikit-learn -> sklearn; a name that is not installed is a ConfigError.
+    """
+    from packaging.utils import canonicalize_name
+
+    pkgs = im.packages_distributions()
+    wanted = canonicalize_name(name)
+    dist_to_imports: dict[str, list[str]] = {}
+    for imp, dists in pkgs.items():
+        for d in dists:
+            dist_to_imports.setdefault(canonicalize_name(d), []).append(imp)
+    if wanted in dist_to_imports:
+        dist = wanted
+    elif name in pkgs:  # an import name such as "git" or "sklearn"
+        dist = canonicalize_name(pkgs[name][0])
+    else:
+        raise ConfigError(f"package {name!r} is not installed in this environment ({sys.executable})")
+    imports = sorted({i for i in dist_to_imports.get(dist, []) if i.isidentifier() and not i.startswith("_")})
+    if name in imports:
+        primary = name
+    else:
+        alike = [i for i in imports if canonicalize_name(i) == dist]
+        primary = alike[0] if alike else (imports[0] if imports else "")
+    if not primary:
+        raise ConfigError(f"package {name!r} has no importable module to document")
+    version = installed_version(dist) or im.version(name)
+    return PackageRef(dist=str(dist), import_name=primary, version=version)
+
+
+def _store_pages(pages: list[RawPage], component: str, version: str, source: str, summarize: str,
+                 embedder: Embedder, stores: Stores, backend: Backend | None, progress: Progress | None,
+                 report: CurateReport, extra_meta: dict[str, Any] | None = None) -> CurateReport:
+    if summarize not in MODES:
+        raise ConfigError(f"--summarize must be one of {', '.join(MODES)}")
+    if summarize == "full" and backend is None:
+        raise ConfigError("--summarize full needs an LLM backend")
+    t = time.perf_counter()
+    chunker = Chunker(embedder.count_tokens, max_tokens=min(224, embedder.max_tokens - 32))
+    chunks = chunker.chunk_pages(pages, component, version)
+    report.chunks = len(chunks)
+    report.timings["chunk_s"] = time.perf_counter() - t
+    if progress:
+        progress("chunks", len(chunks), len(chunks))
+    if summarize == "full":
+        assert backend is not None
+        t = time.perf_counter()
+        chunks = Summarizer(backend).summarize_all(chunks, progress)
+        report.timings["summarize_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    meta = {"source": source, "summarize": summarize, **(extra_meta or {})}
+    report.write = stores.write(component, version, chunks, embedder, meta, progress)
+    report.timings["store_s"] = time.perf_counter() - t
+    return report
+
+
+def curate_url(url: str, component: str, version: str | None = None, *, depth: int = 2, max_pages: int = 200,
+               delay: float = 0.05, summarize: str = DEFAULT_MODE, embed: str = "local",
+               backend: Backend | None = None, stores: Stores | None = None,
+               progress: Progress | None = None, use_cache: bool = True) -> CurateReport:
+    """Crawl a docs site into the store ``component@version``.
+
+    ``version`` defaults to the installed version of ``component``, else ``latest``.
+    """
+    version = version or installed_version(component) or "latest"
+    report = CurateReport(key=store_key(component, version))
+    stores = stores or Stores()
+    embedder = get_embedder(embed)
+    t = time.perf_counter()
+    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay,
+                         cache_dir=cache_dir() / "pages" if use_cache else None)
+    crawl = Crawler(config, progress).crawl(url)
+    report.timings["crawl_s"] = time.perf_counter() - t
+    _check_crawl(crawl, url)
+    report.pages, report.failed = len(crawl.pages), crawl.failed
+    return _store_pages(crawl.pages, component, version, url, summarize, embedder, stores, backend, progress, report)
+
+
+def curate_package(name: str, *, summarize: str = DEFAULT_MODE, embed: str = "local", backend: Backend | None = None,
+                   stores: Stores | None = None, progress: Progress | None = None, force: bool = False,
+                   max_modules: int = 150, budget_s: float = 150.0) -> CurateReport:
+    """Render, serve, crawl and store the API reference of the installed version of ``name``."""
+    ref = resolve_package(name)
+    report = CurateReport(key=store_key(ref.dist, ref.version))
+    stores = stores or Stores()
+    embedder = get_embedder(embed)
+    extra = {"renderer": RENDERER_VERSION, "max_modules": max_modules}
+    existing = stores.existing(ref.dist, ref.version)
+    if existing is not None and not force:
+        meta = existing.metadata or {}
+        if (meta.get("renderer") == RENDERER_VERSION and meta.get("embedder") == embedder.name
+                and meta.get("max_modules") == max_modules and meta.get("summarize") == summarize):
+            report.up_to_date = True
+            report.chunks = existing.count()
+            log.info("%s is already curated; use --force to rebuild", report.key)
+            return report
+    with tempfile.TemporaryDirectory(prefix="opsgraft-apidocs-") as tmp:
+        t = time.perf_counter()
+        if progress:
+            progress("render", 0, None)
+        manifest = render_docs(ref, Path(tmp), max_modules, budget_s)
+        report.timings["render_s"] = time.perf_counter() - t
+        report.modules = len(manifest["rendered"])
+        report.skipped_modules = manifest["skipped"]
+        for skip in manifest["skipped"]:
+            if skip["reason"] not in ("module cap", "time budget", "nothing public"):
+                log.info("skipped module %s: %s", skip["module"], skip["reason"])
+        t = time.perf_counter()
+        with serve_dir(tmp) as base:
+            # Our own server on loopback: no politeness delay needed, and no page cache (the port changes).
+            config = CrawlConfig(depth=1, max_pages=report.modules + 1, delay=0.0)
+            crawl = Crawler(config, progress).crawl(base + "index.html")
+        report.timings["crawl_s"] = time.perf_counter() - t
+        _check_crawl(crawl, base)
+        stable = f"pkgdoc://{ref.dist}@{ref.version}/"
+        pages = [replace(p, url=p.url.replace(base, stable, 1)) for p in crawl.pages]
+    report.pages, report.failed = len(pages), crawl.failed
+    return _store_pages(pages, ref.dist, ref.version, f"package:{ref.dist}", summarize, embedder, stores,
+                        backend, progress, report, extra)
+
+
+def render_docs(ref: PackageRef, out: Path, max_modules: int, budget_s: float) -> dict[str, Any]:
+    """Render the API pages in a child process, so imports of third-party code cannot hurt us."""
+    cmd = [sys.executable, "-m", "opsgraft.curation.apidocs", ref.import_name, str(out),
+           "--version", ref.version, "--max-modules", str(max_modules), "--budget-s", str(budget_s)]
+    env = {**__import__("os").environ, **offline_env()}
+    try:
+        proc = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=budget_s + 180)
+    except subprocess.TimeoutExpired:
+        raise CrawlError(f"rendering the docs of {ref.dist} took longer than {budget_s + 180:.0f}s") from None
+    manifest_path = out / "manifest.json"
+    if proc.returncode != 0 or not manifest_path.exists():
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise CrawlError(f"rendering the docs of {ref.dist} failed: {tail[0][:200]}")
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.unlink()  # not a page
+    if not manifest["rendered"]:
+        raise CrawlError(f"no module of {ref.import_name} could be imported and documented")
+    return manifest
+
+
+def _check_crawl(crawl: CrawlResult, url: str) -> None:
+    if not crawl.pages:
+        reasons = "; ".join(f"{u}: {r}" for u, r in crawl.failed[:2]) or "robots.txt disallows it"
+        raise CrawlError(f"no page could be crawled from {url} ({reasons})")

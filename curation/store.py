@@ -1,0 +1,319 @@
+"""The Chroma stores: one collection per component@version, written atomically under a temp name."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata as im
+from pathlib import Path
+from typing import Any
+
+from opsgraft.config import stores_dir
+from opsgraft.curation.chunker import embed_text
+from opsgraft.curation.embed import ChromaEmbedding, Embedder
+from opsgraft.errors import StoreError
+from opsgraft.types import Chunk
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = "tmp-"
+OLD_PREFIX = "old-"
+BATCH = 256
+Progress = Callable[[str, int, int | None], None]
+
+
+def collection_name(component: str, version: str) -> str:
+    """A valid Chroma collection name for ``component@version`` ('@' is not allowed there)."""
+    def slug(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", s).strip("-_") or "x"
+
+    name = f"{slug(component)}__v{slug(version.replace('.', '_'))}"
+    return name[:200] if len(name) >= 3 else name + "___"
+
+
+def store_key(component: str, version: str) -> str:
+    """The user-facing store name."""
+    return f"{component}@{version}"
+
+
+def installed_version(component: str) -> str | None:
+    """The installed distribution version of ``component`` (a distribution or an import name)."""
+    try:
+        return im.version(component)
+    except im.PackageNotFoundError:
+        dists = im.packages_distributions().get(component) or []
+        for dist in dists:
+            try:
+                return im.version(dist)
+            except im.PackageNotFoundError:
+                continue
+    return None
+
+
+def _version_key(v: str) -> tuple[int, Any]:
+    try:
+        from packaging.version import Version
+
+        return (1, Version(v))
+    except Exception:
+        return (0, v)
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """One store as listed by ``opsgraft stores``."""
+
+    key: str
+    component: str
+    version: str
+    collection: str
+    count: int
+    size_bytes: int
+    embedder: str
+    summarize: str
+    source: str
+    created: float
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    """What a store write did."""
+
+    key: str
+    total: int
+    embedded: int
+    reused: int
+    removed: int
+    unchanged: bool
+    elapsed_s: float
+
+
+class Stores:
+    """The stores in one Chroma persistent directory."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root else stores_dir()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The Chroma PersistentClient, opened on first use."""
+        if self._client is None:
+            if self.root.exists() and not self.root.is_dir():
+                raise StoreError(f"stores path {self.root} is not a directory")
+            try:
+                import chromadb
+                from chromadb.config import Settings
+
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.root), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+                )
+                self._client.list_collections()  # touch the database so corruption shows here
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(
+                    f"cannot open the store directory {self.root} ({type(exc).__name__}: {_first_line(exc)}); "
+                    "move it away or set OPSGRAFT_STORES to another folder"
+                ) from None
+        return self._client
+
+    # -- listing and lookup ------------------------------------------------------------------------
+    def _collections(self) -> list[Any]:
+        try:
+            return list(self.client.list_collections())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot list stores in {self.root}: {_first_line(exc)}") from None
+
+    def list(self, with_size: bool = True) -> list[StoreInfo]:
+        """Every complete store, sorted by component then version."""
+        out = []
+        for col in self._collections():
+            if col.name.startswith((TEMP_PREFIX, OLD_PREFIX)):
+                continue
+            meta = col.metadata or {}
+            if "component" not in meta:
+                continue
+            out.append(self._info(col, meta, with_size))
+        return sorted(out, key=lambda s: (s.component, _version_key(s.version)))
+
+    def _info(self, col: Any, meta: dict[str, Any], with_size: bool) -> StoreInfo:
+        component, version = str(meta["component"]), str(meta.get("version", ""))
+        return StoreInfo(
+            key=store_key(component, version), component=component, version=version, collection=col.name,
+            count=int(col.count()), size_bytes=self._size(col) if with_size else 0,
+            embedder=str(meta.get("embedder", "")), summarize=str(meta.get("summarize", "none")),
+            source=str(meta.get("source", "")), created=float(meta.get("created", 0.0)),
+        )
+
+    def find(self, name: str) -> StoreInfo:
+        """The store for ``component`` or ``component@version``.
+
+        A bare component picks the installed version's store when there is one, else the newest.
+        """
+        stores = self.list(with_size=False)
+        component, _, version = name.partition("@")
+        matches = [s for s in stores if s.component.lower() == component.lower()]
+        if not matches:
+            known = ", ".join(s.key for s in stores) or "none"
+            raise StoreError(f"no store for {component!r} (stores: {known}); build one with "
+                             f"`opsgraft curate --package {component}`")
+        if version:
+            exact = [s for s in matches if s.version == version]
+            if not exact:
+                raise StoreError(f"no store {name!r}; have {', '.join(s.key for s in matches)}; "
+                                 f"build it with `opsgraft curate --package {component}`")
+            return exact[0]
+        inst = installed_version(component)
+        for s in matches:
+            if inst and s.version == inst:
+                return s
+        return max(matches, key=lambda s: _version_key(s.version))
+
+    def collection(self, info: StoreInfo, embedder: Embedder) -> Any:
+        """The Chroma collection of a store, with our embedding function attached."""
+        if info.embedder and info.embedder != embedder.name:
+            raise StoreError(f"store {info.key} was embedded with {info.embedder}, not {embedder.name}; "
+                             "use the same --embed or curate it again")
+        try:
+            return self.client.get_collection(info.collection, embedding_function=ChromaEmbedding(embedder))
+        except Exception as exc:
+            raise StoreError(f"cannot open store {info.key}: {_first_line(exc)}") from None
+
+    def remove(self, name: str) -> StoreInfo:
+        """Delete a store (exact ``component@version`` or the one a bare component resolves to)."""
+        info = self.find(name)
+        self.client.delete_collection(info.collection)
+        return info
+
+    def cleanup(self) -> int:
+        """Delete collections a crashed write left behind."""
+        n = 0
+        for col in self._collections():
+            if col.name.startswith((TEMP_PREFIX, OLD_PREFIX)):
+                log.info("removing leftover collection %s", col.name)
+                self.client.delete_collection(col.name)
+                n += 1
+        return n
+
+    def existing(self, component: str, version: str) -> Any | None:
+        """The final collection of component@version, or None."""
+        name = collection_name(component, version)
+        for col in self._collections():
+            if col.name == name:
+                return col
+        return None
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write(self, component: str, version: str, chunks: Sequence[Chunk], embedder: Embedder,
+              extra_meta: dict[str, Any] | None = None, progress: Progress | None = None) -> WriteStats:
+        """Make the store hold exactly ``chunks``; embed only ids it does not have yet.
+
+        The new collection is built under a temporary name and renamed at the end, so a failure
+        never leaves a half-written store behind.
+        """
+        started = time.perf_counter()
+        key = store_key(component, version)
+        if not chunks:
+            raise StoreError(f"nothing to store for {key}: no chunks")
+        self.cleanup()
+        final = collection_name(component, version)
+        ids = [c.id for c in chunks]
+        old = self.existing(component, version)
+        old_meta = dict(old.metadata or {}) if old is not None else {}
+        old_ids: set[str] = set()
+        if old is not None and old_meta.get("embedder") == embedder.name:
+            old_ids = set(old.get(include=[])["ids"])
+        meta = {
+            "component": component, "version": version, "embedder": embedder.name,
+            "created": time.time(), "summarize": "none",
+        }
+        meta.update({k: v for k, v in (extra_meta or {}).items() if v is not None})
+        same_meta = all(old_meta.get(k) == v for k, v in meta.items() if k != "created")
+        if old is not None and old_ids == set(ids) and same_meta:
+            return WriteStats(key, len(ids), 0, len(ids), 0, True, time.perf_counter() - started)
+        ef = ChromaEmbedding(embedder)
+        tmp_name = f"{TEMP_PREFIX}{uuid.uuid4().hex[:16]}"
+        tmp = self.client.create_collection(tmp_name, embedding_function=ef,
+                                            metadata={**meta, "hnsw:space": "cosine"})
+        try:
+            keep = [i for i in ids if i in old_ids]
+            for start in range(0, len(keep), BATCH):
+                got = old.get(ids=keep[start : start + BATCH], include=["embeddings", "documents", "metadatas"])
+                tmp.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
+                        metadatas=got["metadatas"])
+            fresh = [c for c in chunks if c.id not in old_ids]
+            done = 0
+            for start in range(0, len(fresh), BATCH):
+                batch = fresh[start : start + BATCH]
+                vectors = embedder.embed([embed_text(c) for c in batch])
+                tmp.add(ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch],
+                        metadatas=[chunk_metadata(c) for c in batch])
+                done += len(batch)
+                if progress:
+                    progress("embed", done, len(fresh))
+            # Commit: move the old store aside, rename the new one in, then drop the old one.
+            if old is not None:
+                old.modify(name=f"{OLD_PREFIX}{uuid.uuid4().hex[:16]}")
+            tmp.modify(name=final)
+            if old is not None:
+                self.client.delete_collection(old.name)
+        except BaseException:
+            try:
+                self.client.delete_collection(tmp.name)
+            except Exception as exc:
+                log.warning("could not remove temporary collection %s: %s", tmp_name, exc)
+            raise
+        removed = len(old_ids - set(ids))
+        return WriteStats(key, len(ids), len(fresh), len(keep), removed, False, time.perf_counter() - started)
+
+    # -- size ----------------------------------------------------------------------------------------
+    def _size(self, col: Any) -> int:
+        """Bytes of the collection's vector segment folder plus its rows in the SQLite file."""
+        db = self.root / "chroma.sqlite3"
+        total = 0
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                rows = con.execute("SELECT id FROM segments WHERE collection = ?", (str(col.id),)).fetchall()
+                for (seg,) in rows:
+                    folder = self.root / str(seg)
+                    if folder.is_dir():
+                        total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                row = con.execute(
+                    "SELECT COALESCE(SUM(LENGTH(m.string_value)), 0) FROM embedding_metadata m "
+                    "JOIN embeddings e ON e.id = m.id JOIN segments s ON s.id = e.segment_id "
+                    "WHERE s.collection = ?", (str(col.id),)).fetchone()
+                total += int(row[0] or 0)
+                row = con.execute(
+                    "SELECT COUNT(*) FROM embeddings_queue WHERE topic LIKE ?", (f"%{col.id}%",)).fetchone()
+                total += int(row[0] or 0) * 4 * 384  # vectors still in the write-ahead queue
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            log.debug("size of %s unknown: %s", col.name, exc)
+        return total
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Chroma metadata of a chunk (flat: str, int, float, bool)."""
+    meta: dict[str, Any] = {
+        "url": chunk.url, "title": chunk.title, "component": chunk.component, "version": chunk.version,
+        "heading_path": " > ".join(chunk.heading_path), "n_tokens": chunk.n_tokens,
+    }
+    if chunk.summary:
+        meta["summary"] = chunk.summary
+    return meta
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
