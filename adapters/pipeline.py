@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.adapters import analysis
+from opsgraft.adapters.merge import is_partial, merge_partial
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
 from opsgraft.errors import InputError, NoCodeError
@@ -139,12 +140,17 @@ def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
     return None
 
 
-def _candidate(task: Task, gen: Generation, sample: int, round_: int) -> tuple[Candidate | None, str]:
+def _candidate(task: Task, gen: Generation, sample: int, round_: int, base: str) -> tuple[Candidate | None, str]:
+    """The answer's code as a candidate; a marked partial answer is merged into ``base`` first."""
     try:
         code = extract_code(gen.text)
     except NoCodeError as exc:
         return None, str(exc)
-    return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), ""
+    note = ""
+    if is_partial(code):
+        code = merge_partial(base, code)
+        note = "partial answer merged into the original"
+    return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), note
 
 
 def run_adaptation(
@@ -173,7 +179,7 @@ def run_adaptation(
                             max_tokens=options.max_tokens, seed=options.seed)
     run.timings["generate_s"] = time.perf_counter() - t0
     for i, gen in enumerate(gens):
-        cand, err = _candidate(task, gen, i, 0)
+        cand, err = _candidate(task, gen, i, 0, source)
         run.attempts.append(Attempt(0, i, prompt, gen, cand, err))
     if all(a.candidate is None for a in run.attempts):
         run.status = "no-code"
@@ -197,9 +203,8 @@ def run_adaptation(
                                    max_tokens=options.max_tokens, seed=options.seed + 1000 * round_ + prev.sample)[0]
             run.timings["generate_s"] += time.perf_counter() - t1
             gen = replace(gen, index=prev.sample)
-            cand, err = _candidate(task, gen, prev.sample, round_)
-            if cand is None and prev.candidate is not None:
-                err = f"{err}; kept the previous code"
+            base = prev.candidate.files[task.entry] if prev.candidate else source
+            cand, err = _candidate(task, gen, prev.sample, round_, base)
             run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, err))
         _judge_round(run, round_, judge, logs, emit)
     run.timings["total_s"] = time.perf_counter() - t_start

@@ -32,6 +32,15 @@ def docs_section(docs: Sequence[RetrievedDoc], title: str = "Documentation of th
     return "\n\n".join(parts) + "\n"
 
 
+def translation_docs_section(docs: Sequence[RetrievedDoc], source: str, target: str) -> str:
+    """Docs-X (the source tool, as the script uses it) then Docs-Y (the target), as the paper lays them out."""
+    docs_x = [d for d in docs if d.component == source]
+    docs_y = [d for d in docs if d.component != source]
+    parts = [docs_section(docs_x, f"Docs-X: how the script's {source} calls work"),
+             docs_section(docs_y, f"Docs-Y: the {target} functionality to use instead")]
+    return "\n".join(p for p in parts if p)
+
+
 def inline_prompt(
     spec: AdapterSpec,
     filename: str,
@@ -43,7 +52,10 @@ def inline_prompt(
     template_name: str = "inline_user.md",
 ) -> Prompt:
     """The zero-shot prompt (docs and guide sections empty) or one carrying docs / a guide."""
-    extra = docs_section(docs)
+    if spec.kind == "translate":
+        extra = translation_docs_section(docs, spec.source_component, spec.component)
+    else:
+        extra = docs_section(docs)
     if guide:
         extra = f"Step-by-step guide:\n{guide.strip()}\n\n{extra}"
     user = fill(
@@ -83,7 +95,8 @@ def repair_prompt(
         environment=fill("environment.md", filename=filename),
         component=spec.component,
         notes=template(spec.notes).strip(),
-        docs=("\n" + docs_section(docs)) if docs else "",
+        docs=("\n" + (translation_docs_section(docs, spec.source_component, spec.component)
+                        if spec.kind == "translate" else docs_section(docs))) if docs else "",
         code=code.rstrip("\n"),
     )
     messages = (Message("system", template("system.md").strip()), Message("user", user))

@@ -77,7 +77,8 @@ def test_429_then_200_is_retried(server, monkeypatch):
     out = backend.generate(MSGS, n=1, max_tokens=10)
     assert out[0].text == "```python\nprint(0)\n```"
     assert len(stub.requests) == 2
-    assert stub.requests[-1][2]["Authorization"] == "Bearer sk-test-secret"
+    headers = {k.lower(): v for k, v in stub.requests[-1][2].items()}
+    assert headers["authorization"] == "Bearer sk-test-secret"
 
 
 def test_n_is_sent_and_topped_up_when_server_ignores_it(server):

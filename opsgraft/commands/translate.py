@@ -1,0 +1,69 @@
+"""`opsgraft translate SCRIPT --from X --to Y`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from opsgraft.commands._common import Progress, backend_options, make_backend
+from opsgraft.commands.adapt import _run_and_report
+
+
+@click.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option("--from", "source", required=True, help="Component the script uses now: gitpython, wandb.")
+@click.option("--to", "target", required=True, help="Component to translate to: dvc, mlflow.")
+@click.option("--strategy", default="docs-search", show_default=True,
+              type=click.Choice(["docs-search", "llm-search", "llm-docs-search", "none"]),
+              help="How Docs-X and Docs-Y are found for the prompt (none: zero-shot).")
+@backend_options
+@click.option("--n", "n", default=1, show_default=True, type=click.IntRange(1, 20))
+@click.option("--temperature", default=0.2, show_default=True, type=click.FloatRange(0, 2))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--max-tokens", default=2048, show_default=True, type=click.IntRange(16, 32768))
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20))
+@click.option("--run", "run_", is_flag=True, help="Run the translated copy in the sandbox and check it.")
+@click.option("--repair", default=0, show_default=True, type=click.IntRange(0, 10))
+@click.option("--check-arg", "check_args", multiple=True, metavar="KEY=VALUE",
+              help="Argument for the checker with --run, e.g. data=data/train.csv remote_dir=dvc-storage.")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, type=float)
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
+@click.option("--with", "with_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def translate(script: Path, source: str, target: str, strategy: str, backend_name: str, model: str | None,
+              base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
+              no_cache: bool, context_window: int | None, n: int, temperature: float, seed: int,
+              max_tokens: int, top_k: int, run_: bool, repair: int, check_args: tuple[str, ...],
+              timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None) -> None:
+    """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
+
+    Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;
+    nothing is overwritten. The sandbox used by --run is NOT a security boundary.
+    """
+    from dataclasses import replace
+
+    from opsgraft.adapters.analysis import read_source
+    from opsgraft.adapters.specs import get_adapter, translation_key
+    from opsgraft.adapters.workflow import Workflow
+
+    text = read_source(script)
+    spec = get_adapter(translation_key(source, target))
+    flow = Workflow(spec=spec, script=script, source=text, strategy="" if strategy == "none" else strategy,
+                    mode="zero-shot" if strategy == "none" else strategy, top_k=top_k,
+                    with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
+    flow.precheck()
+    if check_args:
+        assert flow.task is not None
+        extra = {}
+        for item in check_args:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise click.UsageError(f"--check-arg wants KEY=VALUE, got {item!r}")
+            extra[key] = value
+        flow.task = replace(flow.task, checker_args={**flow.task.checker_args, **extra})
+    progress = Progress()
+    backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
+                           context_window, progress)
+    _run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
+                    run=run_ or repair > 0, repair=repair, out_dir=out_dir)
