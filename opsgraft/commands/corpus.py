@@ -13,8 +13,6 @@ from opsgraft.commands.evaluate import SANDBOX_NOTE, sandbox_options, wide_conso
 if TYPE_CHECKING:
     from opsgraft.types import SampleResult
 
-INPUT, REFERENCE, MUTANT = "input", "reference", "mutant:"
-
 
 @click.group(help="List and check the benchmark corpus.")
 def corpus() -> None:
@@ -42,7 +40,8 @@ def list_tasks(corpus_dir: Path | None) -> None:
 @corpus.command("check", help=f"""Run every task's input, reference and mutants in the sandbox.
 
 A task is as expected when its reference passes, its unadapted input fails and every mutant
-fails. Exits 0 only if all tasks are as expected.
+fails (an error of the sandbox or the checker never counts as a fail). Exits 0 only if all
+tasks are as expected.
 
 {SANDBOX_NOTE}""")
 @click.option("--task", "task_ids", multiple=True, help="Only this task (repeatable).")
@@ -53,60 +52,55 @@ def check(task_ids: tuple[str, ...], jobs: int, device: str, executor: str, time
     from rich.table import Table
 
     from opsgraft.errors import OpsgraftError
-    from opsgraft.evaluation.corpus import load_corpus, load_task, mutant_files, reference_files
+    from opsgraft.evaluation.corpus import load_corpus, load_task
     from opsgraft.evaluation.evaluator import Job, get_checker
     from opsgraft.evaluation.executors import make_runner
-    from opsgraft.types import Candidate
+    from opsgraft.evaluation.ground_truth import (
+        INPUT,
+        MUTANT,
+        REFERENCE,
+        as_expected,
+        ground_truth_candidates,
+        layout_problems,
+        outcome,
+        why,
+    )
 
     tasks = [load_task(t, corpus_dir) for t in task_ids] if task_ids else load_corpus(corpus_dir)
     if not tasks:
         raise click.ClickException("no tasks to check")
     problems: dict[str, list[str]] = defaultdict(list)
-    jobs_list: list[Job] = []
-    labels: dict[tuple[str, int], str] = {}
+    todo: list[Job] = []
     for task in tasks:
         try:
             get_checker(task.checker)
         except OpsgraftError as exc:
             problems[task.id].append(str(exc))
             continue
-        reference, mutants = reference_files(task), mutant_files(task)
-        if not reference:
-            problems[task.id].append("no reference/ files")
-        if not mutants:
-            problems[task.id].append("no mutants/")
-        runs = {INPUT: {}, REFERENCE: reference, **{MUTANT + name: files for name, files in mutants.items()}}
-        for index, (label, files) in enumerate(runs.items()):
-            if label == REFERENCE and not files:
-                continue
-            labels[(task.id, index)] = label
-            jobs_list.append(Job(task, Candidate(task.id, index, files, task.entry, origin=label)))
+        problems[task.id] += layout_problems(task)
+        todo += [Job(task, cand) for cand in ground_truth_candidates(task)]
+    labels = {(j.candidate.task_id, j.candidate.sample_index): j.candidate.origin for j in todo}
 
     err = Console(stderr=True, highlight=False)
     results: dict[str, dict[str, SampleResult]] = defaultdict(dict)
-    for result in make_runner(executor, jobs, device, timeout_s, keep_workdirs)(jobs_list):
+    for result in make_runner(executor, jobs, device, timeout_s, keep_workdirs)(todo):
         label = labels[(result.task_id, result.sample_index)]
         results[result.task_id][label] = result
-        ok = (result.status == "passed") == (label == REFERENCE)
-        err.print(f"{'ok ' if ok else 'BAD'} {result.task_id} {label}: {outcome(result)}", markup=False)
+        mark = "ok " if as_expected(label, result) else "BAD"
+        err.print(f"{mark} {result.task_id} {label}: {outcome(result)} ({result.execution.wall_s:.1f} s)", markup=False)
 
     table = Table(title="corpus check: reference passes, input and mutants fail")
     for col in ("task", "reference", "input", "mutants", "ok"):
         table.add_column(col, overflow="fold")
     all_ok = True
     for task in tasks:
-        runs_of = results.get(task.id, {})
+        runs = results.get(task.id, {})
         bad = list(problems.get(task.id, []))
-        ref = runs_of.get(REFERENCE)
-        if ref is not None and ref.status != "passed":
-            bad.append(f"reference {outcome(ref)}: {why(ref)}")
-        inp = runs_of.get(INPUT)
-        if inp is not None and not _fails(inp):
-            bad.append(f"input {outcome(inp)}: {why(inp)}")
-        mutants = {k[len(MUTANT):]: r for k, r in sorted(runs_of.items()) if k.startswith(MUTANT)}
-        bad += [f"mutant {name} {outcome(r)}: {why(r)}" for name, r in mutants.items() if not _fails(r)]
-        n_failing = sum(_fails(r) for r in mutants.values())
+        bad += [f"{label} {outcome(r)}: {why(r)}" for label, r in sorted(runs.items()) if not as_expected(label, r)]
+        mutants = {label[len(MUTANT):]: r for label, r in sorted(runs.items()) if label.startswith(MUTANT)}
+        n_failing = sum(as_expected(MUTANT, r) for r in mutants.values())
         all_ok &= not bad
+        ref, inp = runs.get(REFERENCE), runs.get(INPUT)
         table.add_row(
             task.id,
             outcome(ref) if ref else "-",
@@ -118,23 +112,3 @@ def check(task_ids: tuple[str, ...], jobs: int, device: str, executor: str, time
     if not all_ok:
         raise click.ClickException("some tasks are not as expected (see the table)")
     click.echo(f"all {len(tasks)} tasks as expected")
-
-
-def outcome(result: SampleResult) -> str:
-    """passed | rejected (exit 0, checker said no) | crashed (exit != 0) | timeout | error."""
-    if result.status in ("passed", "timeout", "error"):
-        return result.status
-    return "rejected" if result.execution.returncode == 0 else f"crashed ({result.execution.returncode})"
-
-
-def why(result: SampleResult) -> str:
-    """The first reason the checker gave, else the last stderr line."""
-    if result.verdict and result.verdict.reasons:
-        return result.verdict.reasons[0][:200]
-    lines = [ln for ln in result.execution.stderr_tail.splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _fails(result: SampleResult) -> bool:
-    # An error means the sandbox or checker broke: that proves nothing about the program.
-    return result.status in ("failed", "timeout")

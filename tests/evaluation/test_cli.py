@@ -99,6 +99,6 @@ def test_corpus_check_flags_a_bad_task(make_task: Callable[..., Path], tasks_dir
     assert code == 1
     assert "good-task" not in stdout
     flat = " ".join(stdout.split())
-    assert "input passed" in flat and "mutant not-wrong passed" in flat
+    assert "input passed" in flat and "mutant:not-wrong passed" in flat
     assert "no-such-checker" in flat
     assert "not as expected" in stderr
