@@ -1,0 +1,105 @@
+"""Sandbox hook for Keras 3: records each ``Model.fit`` with the optimizer and layer settings.
+
+Writes ``fit.jsonl`` into ``$OPSGRAFT_EVIDENCE_DIR``: one ``{"framework": "keras", ...}`` line per
+call, written when it starts (``t`` = ``time.monotonic_ns()``). ``params`` holds the fit's
+``epochs``/``batch_size``, the optimizer's config (``learning_rate``...) and each layer's scalar
+config as ``<layer>__<key>``. Never raises into the program.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+TARGET = "keras"
+FILE = "fit.jsonl"
+_LAYER_KEYS = ("units", "filters", "rate", "kernel_size", "activation", "l1", "l2")
+
+
+def _emit(record: dict[str, Any]) -> None:
+    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
+    if not folder:
+        return
+    try:
+        record.setdefault("t", time.monotonic_ns())
+        record.setdefault("pid", os.getpid())
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=repr) + "\n")
+    except Exception:
+        pass
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        try:
+            return _scalar(item())
+        except Exception:
+            return None
+    return None
+
+
+def _params(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key in ("epochs", "batch_size"):
+        if _scalar(kwargs.get(key)) is not None:
+            params[key] = _scalar(kwargs[key])
+    try:
+        for key, value in (model.optimizer.get_config() or {}).items():
+            if _scalar(value) is not None:
+                params[f"optimizer__{key}"] = _scalar(value)
+    except Exception:
+        pass
+    try:
+        for layer in model.layers:
+            config = layer.get_config()
+            for key in _LAYER_KEYS:
+                value = config.get(key)
+                if isinstance(value, list | tuple) and len(value) == 1:
+                    value = value[0]
+                if _scalar(value) is not None:
+                    params[f"{layer.name}__{key}"] = _scalar(value)
+    except Exception:
+        pass
+    return params
+
+
+def install(module: Any) -> None:
+    """Wrap ``keras.Model.fit``."""
+    try:
+        model_cls = module.Model
+        if getattr(model_cls, "_opsgraft_hooked", False):
+            return
+        original = model_cls.fit
+
+        @functools.wraps(original)
+        def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                named = dict(kwargs)
+                # fit(x, y, batch_size, epochs, ...) positionally
+                for index, key in ((2, "batch_size"), (3, "epochs")):
+                    if len(args) > index:
+                        named[key] = args[index]
+                named.setdefault("epochs", 1)
+                _emit(
+                    {
+                        "framework": "keras",
+                        "event": "fit",
+                        "estimator": type(self).__name__,
+                        "params": _params(self, named),
+                    }
+                )
+            except Exception:
+                pass
+            return original(self, *args, **kwargs)
+
+        model_cls.fit = fit
+        model_cls._opsgraft_hooked = True
+    except Exception:
+        pass

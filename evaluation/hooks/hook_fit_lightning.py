@@ -1,0 +1,95 @@
+"""Sandbox hook for PyTorch Lightning: records each ``Trainer.fit`` with what it can see of the setup.
+
+Writes ``fit.jsonl`` into ``$OPSGRAFT_EVIDENCE_DIR``: one ``{"framework": "lightning", ...}`` line
+per call, written when the call starts (``t`` = ``time.monotonic_ns()``), with the module's
+``hparams`` (scalars only), the trainer's ``max_epochs`` and the train loader's ``batch_size``.
+Never raises into the program.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+TARGET = "pytorch_lightning"
+FILE = "fit.jsonl"
+
+
+def _emit(record: dict[str, Any]) -> None:
+    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
+    if not folder:
+        return
+    try:
+        record.setdefault("t", time.monotonic_ns())
+        record.setdefault("pid", os.getpid())
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=repr) + "\n")
+    except Exception:
+        pass
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        try:
+            return _scalar(item())
+        except Exception:
+            return None
+    return None
+
+
+def _params(trainer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    model = args[0] if args else kwargs.get("model")
+    try:
+        for key, value in dict(getattr(model, "hparams", {}) or {}).items():
+            scalar = _scalar(value)
+            if scalar is not None:
+                params[str(key)] = scalar
+    except Exception:
+        pass
+    try:
+        params["max_epochs"] = _scalar(trainer.fit_loop.max_epochs)
+    except Exception:
+        pass
+    loader = args[1] if len(args) > 1 else kwargs.get("train_dataloaders")
+    batch_size = _scalar(getattr(loader, "batch_size", None))
+    if batch_size is not None:
+        params["batch_size"] = batch_size
+    return params
+
+
+def install(module: Any) -> None:
+    """Wrap ``Trainer.fit``."""
+    try:
+        trainer_cls = module.Trainer
+        if getattr(trainer_cls, "_opsgraft_hooked", False):
+            return
+        original = trainer_cls.fit
+
+        @functools.wraps(original)
+        def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                model = args[0] if args else kwargs.get("model")
+                _emit(
+                    {
+                        "framework": "lightning",
+                        "event": "fit",
+                        "estimator": type(model).__name__,
+                        "params": _params(self, args, kwargs),
+                    }
+                )
+            except Exception:
+                pass
+            return original(self, *args, **kwargs)
+
+        trainer_cls.fit = fit
+        trainer_cls._opsgraft_hooked = True
+    except Exception:
+        pass
