@@ -1,0 +1,48 @@
+"""The repair loop with the real sandbox and checker: a failing answer, then a passing one."""
+
+from pathlib import Path
+
+from opsgraft.adapters.specs import get_adapter
+from opsgraft.adapters.workflow import Workflow
+from opsgraft.llm.scripted import ScriptedBackend
+from tests.adapters.test_adapt_cli import ADAPTED
+
+# Logs the params but no metric: the program runs, the checker must say what is missing.
+NO_METRICS = ADAPTED.replace('            mlflow.log_metric("r2", float(r2), step=epoch)\n', "")
+
+
+def test_repair_turns_a_failing_answer_into_a_pass(sklearn_script: Path, tmp_path: Path):
+    backend = ScriptedBackend([f"```python\n{NO_METRICS}```", f"```python\n{ADAPTED}```"])
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=sklearn_script.read_text(),
+                    timeout_s=120)
+    result = flow.execute(backend, n=1, run=True, repair=2, out_dir=tmp_path / "out")
+    attempts = result.run.attempts
+    assert [a.result.status for a in attempts] == ["failed", "passed"]
+    reasons = attempts[0].result.verdict.reasons
+    assert reasons and any("metric" in r for r in reasons)
+    repair_prompt = backend.calls[1][0][-1].content
+    for reason in reasons:
+        assert reason in repair_prompt
+    assert "round 0: failed" in repair_prompt
+    assert NO_METRICS.strip().splitlines()[-1] in repair_prompt
+    # The loop stops at the first pass: two calls, although two repairs were allowed.
+    assert len(backend.calls) == 2
+    assert result.paths["code"].read_text() == ADAPTED
+
+
+def test_run_reports_a_pass_for_a_correct_answer(sklearn_script: Path, tmp_path: Path):
+    backend = ScriptedBackend([f"```python\n{ADAPTED}```"])
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=sklearn_script.read_text(),
+                    timeout_s=120)
+    result = flow.execute(backend, run=True, out_dir=tmp_path / "out")
+    best = result.run.best()
+    assert best is not None and best.passed
+    assert best.result.verdict.evidence
+
+
+def test_unadapted_script_fails_the_check(sklearn_script: Path, tmp_path: Path):
+    backend = ScriptedBackend([f"```python\n{sklearn_script.read_text()}```"])
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=sklearn_script.read_text(),
+                    timeout_s=120)
+    result = flow.execute(backend, run=True, out_dir=tmp_path / "out")
+    assert result.run.attempts[0].result.status == "failed"
