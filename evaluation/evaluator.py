@@ -50,13 +50,14 @@ def judge(
     cuda_devices: str | None = None,
     timeout_s: float | None = None,
     strict_writes: bool = True,
+    threads: int | None = None,
 ) -> SampleResult:
     """Run ``candidate`` (overlaid on the task's inputs) in the sandbox and judge it with the checker.
 
     Status is ``passed`` only if the program exited 0 and the checker's verdict passed; a timeout
     stays ``timeout``; a checker that raises makes it ``error``. With ``strict_writes`` a write
     outside the workdir (other than known caches) fails the sample. The sample root is removed
-    afterwards unless ``keep_workdir``.
+    afterwards unless ``keep_workdir``. ``threads`` caps the sample's OpenMP/BLAS threads.
     """
     checker = get_checker(task.checker)
     files = {**input_files(task), **candidate.files}
@@ -70,6 +71,7 @@ def judge(
             setup=task.setup,
             device=device,
             cuda_devices=cuda_devices,
+            threads=threads,
         )
         execution = run.result
         verdict: Verdict | None = None

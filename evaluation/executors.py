@@ -84,24 +84,26 @@ class LocalExecutor:
             for job in todo:
                 yield self._judge(job, slots[0])
             return
+        cores_each = max(1, (os.cpu_count() or 1) // len(slots))  # side by side samples share the cores
         free: queue.Queue[str | None] = queue.Queue()
         for slot in slots:
             free.put(slot)
         # "spawn": forking a parent that runs threads can deadlock the child.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(slots), mp_context=ctx, max_tasks_per_child=MAX_TASKS_PER_WORKER) as procs, ThreadPoolExecutor(len(slots)) as threads:
+        procs = ProcessPoolExecutor(len(slots), mp_context=ctx, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+        with procs, ThreadPoolExecutor(len(slots)) as waiters:
 
             def run(job: Job) -> SampleResult:
                 slot = free.get()  # one sample per GPU (or per worker) at a time
                 try:
                     return procs.submit(
                         judge, job.task, job.candidate, device=self.device, cuda_devices=slot,
-                        timeout_s=self.timeout_s, keep_workdir=self.keep_workdir,
+                        timeout_s=self.timeout_s, keep_workdir=self.keep_workdir, threads=cores_each,
                     ).result()
                 finally:
                     free.put(slot)
 
-            yield from _as_completed([threads.submit(run, job) for job in todo])
+            yield from _as_completed([waiters.submit(run, job) for job in todo])
 
     def _judge(self, job: Job, slot: str | None) -> SampleResult:
         return judge(

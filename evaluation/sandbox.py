@@ -58,6 +58,7 @@ BENIGN_HOME = frozenset({".cache", ".config", ".keras", ".local", ".matplotlib",
 OWN_ENTRIES = frozenset({"work", "home", "tmp", ".sandbox", "remote.git"})
 MAX_LISTED = 20
 SETUPS = ("none", "git-repo")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 GIT_USER = ("opsgraft sandbox", "sandbox@opsgraft.invalid")
 
 # (resource name, soft/hard value): no core dumps, bounded open files, no file over 4 GiB.
@@ -86,8 +87,15 @@ def is_secret_name(name: str) -> bool:
     return any(marker in upper for marker in SECRET_MARKERS)
 
 
-def sandbox_env(root: Path, device: str = "cpu", cuda_devices: str | None = None) -> dict[str, str]:
-    """The environment of a sample: the parent's, scrubbed, plus the sandbox contract's variables."""
+def sandbox_env(
+    root: Path, device: str = "cpu", cuda_devices: str | None = None, threads: int | None = None
+) -> dict[str, str]:
+    """The environment of a sample: the parent's, scrubbed, plus the sandbox contract's variables.
+
+    ``threads`` caps the BLAS/OpenMP threads of a sample (unless the parent set them): samples
+    run side by side must not each spin up one thread per core, which on a loaded machine makes
+    torch many times slower.
+    """
     workdir = root / "work"
     env = {
         k: v for k, v in os.environ.items() if not is_secret_name(k) and not k.startswith(DROPPED_PREFIXES)
@@ -112,6 +120,9 @@ def sandbox_env(root: Path, device: str = "cpu", cuda_devices: str | None = None
             "CUDA_VISIBLE_DEVICES": (cuda_devices or "0") if device == "cuda" else "",
         }
     )
+    if threads is not None:
+        for name in THREAD_VARS:
+            env.setdefault(name, str(max(1, threads)))
     return env
 
 
@@ -124,6 +135,7 @@ def run_program(
     setup: str = "none",
     device: str = "cpu",
     cuda_devices: str | None = None,
+    threads: int | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> SandboxRun:
     """Write ``files`` into ``root/work`` and run ``python entry`` there; never raises for the program.
@@ -134,7 +146,7 @@ def run_program(
     if not root.is_dir() or any(root.iterdir()):
         raise SandboxError(f"sandbox root {root} must be an existing empty directory")
     workdir = root / "work"
-    env = sandbox_env(root, device, cuda_devices)
+    env = sandbox_env(root, device, cuda_devices, threads)
     env.update(extra_env or {})
     device_label = f"cuda:{env['CUDA_VISIBLE_DEVICES']}" if device == "cuda" else "cpu"
 

@@ -232,3 +232,17 @@ def test_hooks_bin_is_copied_executable_and_first_on_path(tmp_path: Path, monkey
 def test_python_of_the_sandbox_is_this_interpreter(tmp_path: Path) -> None:
     run = run_program({"main.py": "import sys\nprint(sys.executable)\n"}, "main.py", root=tmp_path, timeout_s=30)
     assert run.result.stdout_tail.strip() == sys.executable
+
+
+def test_threads_cap_blas_threads_unless_the_parent_set_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in sandbox.THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    (tmp_path / "a").mkdir()
+    env = json.loads(run_program({"m.py": PRINTS_ENV}, "m.py", root=tmp_path / "a", timeout_s=30, threads=1)
+                     .result.stdout_tail)
+    assert env["OMP_NUM_THREADS"] == "1" and env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["MKL_NUM_THREADS"] == "3"
+    (tmp_path / "b").mkdir()
+    env = json.loads(run_program({"m.py": PRINTS_ENV}, "m.py", root=tmp_path / "b", timeout_s=30).result.stdout_tail)
+    assert "OMP_NUM_THREADS" not in env
