@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import threading
@@ -60,8 +62,15 @@ class LocalEmbedder:
     def __init__(self, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from sentence_transformers import SentenceTransformer
+        import torch
 
+        # transformers prints "[INFO] Running in WANDB offline mode" on import; stdout is the CLI's.
+        with contextlib.redirect_stdout(io.StringIO()):
+            from sentence_transformers import SentenceTransformer
+
+        # One intra-op thread by default: a one-line query then embeds ~10x faster on a busy 2-core
+        # machine (two OpenMP threads spin against each other), and batch throughput barely changes.
+        torch.set_num_threads(max(1, int(os.environ.get("OPSGRAFT_EMBED_THREADS", "1"))))
         self.batch_size = batch_size
         self.model = SentenceTransformer(local_model_path(), device="cpu")
         self.max_tokens = int(self.model.max_seq_length or 256)

@@ -19,7 +19,14 @@ from opsgraft.curation.chunker import Chunker
 from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, Progress
 from opsgraft.curation.embed import Embedder, get_embedder
 from opsgraft.curation.serve import serve_dir
-from opsgraft.curation.store import Stores, WriteStats, installed_version, store_key
+from opsgraft.curation.store import (
+    Stores,
+    WriteStats,
+    import_names_of,
+    installed_version,
+    packages_distributions,
+    store_key,
+)
 from opsgraft.curation.summarize import DEFAULT_MODE, MODES, Summarizer
 from opsgraft.errors import ConfigError, CrawlError
 from opsgraft.llm.base import Backend
@@ -59,19 +66,14 @@ def resolve_package(name: str) -> PackageRef:
     """
     from packaging.utils import canonicalize_name
 
-    pkgs = im.packages_distributions()
-    wanted = canonicalize_name(name)
-    dist_to_imports: dict[str, list[str]] = {}
-    for imp, dists in pkgs.items():
-        for d in dists:
-            dist_to_imports.setdefault(canonicalize_name(d), []).append(imp)
-    if wanted in dist_to_imports:
-        dist = wanted
-    elif name in pkgs:  # an import name such as "git" or "sklearn"
-        dist = canonicalize_name(pkgs[name][0])
-    else:
-        raise ConfigError(f"package {name!r} is not installed in this environment ({sys.executable})")
-    imports = sorted({i for i in dist_to_imports.get(dist, []) if i.isidentifier() and not i.startswith("_")})
+    try:
+        dist = canonicalize_name(im.distribution(name).metadata["Name"] or name)
+    except im.PackageNotFoundError:
+        owners = packages_distributions().get(name)  # an import name such as "git" or "sklearn"
+        if not owners:
+            raise ConfigError(f"package {name!r} is not installed in this environment ({sys.executable})") from None
+        dist = canonicalize_name(owners[0])
+    imports = [i for i in import_names_of(dist) if not i.startswith("_")]
     if name in imports:
         primary = name
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -41,12 +42,34 @@ def store_key(component: str, version: str) -> str:
     return f"{component}@{version}"
 
 
+@functools.lru_cache(maxsize=1)
+def packages_distributions() -> dict[str, list[str]]:
+    """importlib.metadata.packages_distributions(), once per process (it reads every RECORD)."""
+    return dict(im.packages_distributions())
+
+
+@functools.lru_cache(maxsize=256)
+def import_names_of(dist: str) -> tuple[str, ...]:
+    """Top-level import names of an installed distribution (gitpython -> git), () if not installed."""
+    try:
+        d = im.distribution(dist)
+    except im.PackageNotFoundError:
+        return ()
+    top = d.read_text("top_level.txt")
+    if top:
+        names = [n.strip() for n in top.splitlines()]
+    else:
+        names = [str(f.parts[0]).removesuffix(".py") for f in d.files or [] if f.parts and
+                 (len(f.parts) > 1 or str(f).endswith(".py"))]
+    return tuple(sorted({n for n in names if n.isidentifier()}))
+
+
 def installed_version(component: str) -> str | None:
     """The installed distribution version of ``component`` (a distribution or an import name)."""
     try:
         return im.version(component)
     except im.PackageNotFoundError:
-        dists = im.packages_distributions().get(component) or []
+        dists = packages_distributions().get(component) or []
         for dist in dists:
             try:
                 return im.version(dist)
@@ -162,6 +185,9 @@ class Stores:
         stores = self.list(with_size=False)
         component, _, version = name.partition("@")
         matches = [s for s in stores if s.component.lower() == component.lower()]
+        if not matches and stores:  # an import name: git -> gitpython
+            owners = {d.lower() for d in packages_distributions().get(component, [])}
+            matches = [s for s in stores if s.component.lower() in owners]
         if not matches:
             known = ", ".join(s.key for s in stores) or "none"
             raise StoreError(f"no store for {component!r} (stores: {known}); build one with "

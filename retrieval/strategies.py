@@ -1,0 +1,268 @@
+"""Retrieval strategies: a template-method base class and the four registered strategies."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from opsgraft.curation.store import import_names_of
+from opsgraft.errors import ConfigError
+from opsgraft.llm.base import Backend
+from opsgraft.registry import retrievers
+from opsgraft.retrieval import prompts
+from opsgraft.retrieval.index import searcher
+from opsgraft.retrieval.trace import write_trace
+from opsgraft.types import Chunk, Message, RetrievedDoc, to_dict
+
+log = logging.getLogger(__name__)
+
+MAX_QUERIES = 12
+MAX_QUERY_CHARS = 1500
+LLM_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    """What to retrieve for: the code, the target component, for translation the source component."""
+
+    code: str
+    target: str
+    source: str | None = None
+    instruction: str = ""
+    top_k: int = 5
+
+
+@dataclass
+class _Run:
+    """What one retrieval did, for the trace."""
+
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    llm: list[dict[str, Any]] = field(default_factory=list)
+    stores: dict[str, str] = field(default_factory=dict)
+
+
+class Strategy(ABC):
+    """Template method: :meth:`retrieve` does the common work, subclasses implement :meth:`_retrieve`."""
+
+    name: ClassVar[str] = ""
+    needs_source: ClassVar[bool] = True
+    needs_llm: ClassVar[bool] = False
+
+    def __init__(self, backend: Backend | None = None, stores_dir: Path | str | None = None,
+                 summarizer: Any = None, trace_path: Path | None = None) -> None:
+        if self.needs_llm and backend is None:
+            raise ConfigError(f"retrieval strategy {self.name!r} needs an LLM backend")
+        self.backend = backend
+        self.stores_dir = stores_dir
+        self.summarizer = summarizer
+        self.trace_path = trace_path
+        self._run = _Run()
+
+    def retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        """Docs for ``request``: deduplicated and trimmed per step, summarized if asked, logged, traced."""
+        if self.needs_source and not request.source:
+            raise ConfigError(f"retrieval strategy {self.name!r} needs a source component (--from)")
+        if request.top_k < 1:
+            raise ConfigError("top_k must be at least 1")
+        self._run = _Run()
+        started = time.perf_counter()
+        raw = self._retrieve(request)
+        docs: list[RetrievedDoc] = []
+        per_step: dict[str, int] = {}
+        seen: set[tuple[str, str]] = set()
+        for doc in raw:
+            ident = (doc.step, doc.chunk_id or hashlib.sha256(doc.text.encode()).hexdigest())
+            if ident in seen or per_step.get(doc.step, 0) >= request.top_k:
+                continue
+            seen.add(ident)
+            per_step[doc.step] = per_step.get(doc.step, 0) + 1
+            docs.append(doc)
+        if self.summarizer is not None:
+            docs = [self._summarized(d) for d in docs]
+        elapsed = time.perf_counter() - started
+        log.info("%s: %d docs (%s) in %.0f ms", self.name, len(docs),
+                 ", ".join(f"{k} {v}" for k, v in per_step.items()), elapsed * 1000)
+        write_trace({
+            "strategy": self.name,
+            "request": to_dict(request),
+            "code_sha256": hashlib.sha256(request.code.encode()).hexdigest(),
+            "stores": self._run.stores,
+            "queries": self._run.queries,
+            "llm": self._run.llm,
+            "docs": [to_dict(d) for d in docs],
+            "elapsed_ms": round(elapsed * 1000, 2),
+        }, self.trace_path)
+        return docs
+
+    @abstractmethod
+    def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        """The strategy itself; may return more than top_k per step."""
+
+    # -- helpers for subclasses ----------------------------------------------------------------------
+    def search(self, component: str, queries: list[str], top_k: int, step: str) -> list[RetrievedDoc]:
+        """Top-k of ``component``'s store over several queries, merged by best score."""
+        s = searcher(component, self.stores_dir)
+        self._run.stores[step] = s.info.key
+        best: dict[str, RetrievedDoc] = {}
+        for q in queries[:MAX_QUERIES]:
+            hits = s.search(q[:MAX_QUERY_CHARS], top_k, step)
+            self._run.queries.append({"step": step, "store": s.info.key, "query": q[:MAX_QUERY_CHARS],
+                                      "hits": [[h.chunk_id, round(h.score, 4)] for h in hits]})
+            for h in hits:
+                if h.chunk_id not in best or h.score > best[h.chunk_id].score:
+                    best[h.chunk_id] = h
+        return sorted(best.values(), key=lambda d: -d.score)[:top_k]
+
+    def ask(self, template: str, **fields: str) -> str:
+        """One LLM answer to a prompt template (deterministic: temperature 0, seed 0)."""
+        assert self.backend is not None
+        messages = [Message("system", prompts.SYSTEM), Message("user", template.format(**fields))]
+        gen = self.backend.generate(messages, n=1, temperature=0.0, max_tokens=LLM_MAX_TOKENS, seed=0)
+        text = gen[0].text.strip()
+        self._run.llm.append({"model": self.backend.model, "prompt": messages[-1].content, "answer": text})
+        return text
+
+    def docs_x(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        """Docs-X: the source store searched with the parts of the code that use the source component."""
+        assert request.source
+        return self.search(request.source, source_queries(request.code, request.source), request.top_k, "docs-x")
+
+    def _summarized(self, doc: RetrievedDoc) -> RetrievedDoc:
+        if not doc.chunk_id or doc.source.startswith("llm:"):
+            return doc
+        s = searcher(doc.component + "@" + doc.version, self.stores_dir)
+        if s.info.summarize != "lazy":
+            return doc
+        raw = s.raw(doc.chunk_id)
+        if raw is None or raw["metadata"].get("summary"):
+            return doc
+        meta = raw["metadata"]
+        chunk = Chunk(id=doc.chunk_id, text=raw["text"], url=str(meta.get("url", "")),
+                      title=str(meta.get("title", "")), component=doc.component, version=doc.version,
+                      heading_path=tuple(x for x in str(meta.get("heading_path", "")).split(" > ") if x))
+        summary = self.summarizer.summarize(chunk)
+        s.set_summary(doc.chunk_id, summary)
+        return replace(doc, text=summary)
+
+
+def _docs_text(docs: list[RetrievedDoc]) -> str:
+    return "\n\n".join(f"[{i}] {d.title}\n{d.text}" for i, d in enumerate(docs, 1)) or "(none found)"
+
+
+@retrievers.register("docs-search")
+class DocsSearch(Strategy):
+    """Docs-X from the source code, then Docs-Y: Y's store searched with the text of Docs-X."""
+
+    name = "docs-search"
+
+    def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        dx = self.docs_x(request)
+        queries = [f"{d.title}\n{d.text}" for d in dx]
+        return dx + self.search(request.target, queries, request.top_k, "docs-y")
+
+
+@retrievers.register("llm-search")
+class LLMSearch(Strategy):
+    """Docs-X from the source code, then the LLM writes Docs-Y from what it knows of Y."""
+
+    name = "llm-search"
+    needs_llm = True
+
+    def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        dx = self.docs_x(request)
+        text = self.ask(prompts.LLM_SEARCH, source=request.source or "", target=request.target,
+                        code=request.code, docs_x=_docs_text(dx))
+        assert self.backend is not None
+        doc = RetrievedDoc(text=text, score=1.0, source=f"llm:{self.backend.model}", component=request.target,
+                           title=f"{request.target} API (written by the LLM)", step="docs-y")
+        return [*dx, doc]
+
+
+@retrievers.register("llm-docs-search")
+class LLMDocsSearch(Strategy):
+    """Docs-X, then the LLM describes the matching Y functionality, then Y's store is searched with it."""
+
+    name = "llm-docs-search"
+    needs_llm = True
+
+    def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        dx = self.docs_x(request)
+        description = self.ask(prompts.LLM_DESCRIBE, source=request.source or "", target=request.target,
+                               code=request.code, docs_x=_docs_text(dx))
+        return dx + self.search(request.target, [description], request.top_k, "docs-y")
+
+
+@retrievers.register("target-search")
+class TargetSearch(Strategy):
+    """For inlining: the task instruction, alone and with a sketch of the code, searched in the target store."""
+
+    name = "target-search"
+    needs_source = False
+
+    def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
+        queries = [q for q in (request.instruction, f"{request.instruction}\n{code_sketch(request.code)}") if q.strip()]
+        return self.search(request.target, queries, request.top_k, "docs-target")
+
+
+# -- turning code into queries ------------------------------------------------------------------------
+def import_names(component: str) -> set[str]:
+    """Module names a component is imported as (gitpython -> git)."""
+    name = component.partition("@")[0]
+    return {name.replace("-", "_"), *import_names_of(name)}
+
+
+def source_queries(code: str, component: str) -> list[str]:
+    """Snippets of ``code`` that use ``component``: its imports and every line naming what they bind."""
+    modules = import_names(component)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return [code[:MAX_QUERY_CHARS]]
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in modules:
+                    bound.add((a.asname or a.name).split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in modules:
+            bound.update(a.asname or a.name for a in node.names)
+    if not bound:
+        return [code[:MAX_QUERY_CHARS]]
+    # Names assigned from a use of the component (repo = git.Repo(...)) count as uses too.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.With):
+            src = ast.unparse(node)
+            if any(re.search(rf"\b{re.escape(b)}\b", src) for b in bound):
+                targets = node.targets if isinstance(node, ast.Assign) else [i.optional_vars for i in node.items]
+                for t in targets:
+                    if isinstance(t, ast.Name):
+                        bound.add(t.id)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(b) for b in sorted(bound)) + r")\b")
+    lines = code.splitlines()
+    imports = [ln.strip() for ln in lines if ln.lstrip().startswith(("import ", "from ")) and pattern.search(ln)]
+    hits = [i for i, ln in enumerate(lines)
+            if pattern.search(ln) and not ln.lstrip().startswith(("#", "import ", "from "))]
+    # One query per statement: a line of code matches the doc of the one API it calls best.
+    uses = list(dict.fromkeys(lines[i].strip() for i in hits))
+    if not uses:
+        return ["\n".join(imports)[:MAX_QUERY_CHARS]]
+    return uses[:MAX_QUERIES]
+
+
+def code_sketch(code: str, limit: int = 1200) -> str:
+    """A short outline of the code: definitions, loops and calls, without comments and blank lines."""
+    kept = []
+    for line in code.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if s.startswith(("def ", "class ", "for ", "while ", "with ", "import ", "from ")) or "(" in s:
+            kept.append(line.rstrip())
+    return "\n".join(kept)[:limit]
