@@ -67,7 +67,9 @@ class LocalExecutor:
     """Judges in this process when one at a time, else in a pool of ``jobs`` worker processes.
 
     Workers are processes, not threads, so checkers may use module-level state (mlflow's
-    tracking URI, for one) without racing each other.
+    tracking URI, for one) without racing each other, and are recycled every
+    :data:`MAX_TASKS_PER_WORKER` samples. They are started with "spawn": as with any
+    multiprocessing code, a script that calls this must do so under ``if __name__ == "__main__":``.
     """
 
     jobs: int = 1

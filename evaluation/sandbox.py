@@ -17,7 +17,7 @@ Writes outside the workdir, reported in ``ExecutionResult.outside_writes``:
 
 - ``../NAME``: a new entry in the sample root (the program wrote to ``../``);
 - ``~/PATH``: a file in the fake HOME, except under the known caches in :data:`BENIGN_HOME`
-  (``.cache``, ``.config``, ``.keras``...), which libraries fill on their own and are not listed;
+  (``.cache``, ``.config``, ``.keras``, ``intel``...), which libraries fill on their own: not listed;
 - ``/ABS/PATH``: a Python-level write outside the sample root (the real HOME, /tmp, anywhere),
   seen by the audit hook of ``hooks/sitecustomize.py``. Writes by native code or by non-Python
   children (git, a shell) outside the sample root are NOT detected.
@@ -53,8 +53,9 @@ TAIL_CHARS = 4000
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
 # Tool settings of the parent that would make a sample's behaviour depend on who runs it.
 DROPPED_PREFIXES = ("MLFLOW_", "WANDB_", "DVC_", "OPTUNA_", "OPSGRAFT_", "GIT_", "CUDA_VISIBLE_DEVICES")
-# Caches libraries create in HOME by themselves (keras.json, matplotlib, torch hub, W&B settings).
-BENIGN_HOME = frozenset({".cache", ".config", ".keras", ".local", ".matplotlib", ".nv", ".triton", ".mlflow"})
+# Caches and tool state libraries create in HOME by themselves: keras.json, matplotlib, torch hub,
+# W&B settings, and intel/ (the OpenVINO telemetry id that importing nncf writes).
+BENIGN_HOME = frozenset({".cache", ".config", ".keras", ".local", ".matplotlib", ".nv", ".triton", ".mlflow", "intel"})
 OWN_ENTRIES = frozenset({"work", "home", "tmp", ".sandbox", "remote.git"})
 MAX_LISTED = 20
 SETUPS = ("none", "git-repo")
