@@ -1,0 +1,214 @@
+"""``mlflow-tracking``: a FINISHED MLflow run with params and metrics in the program's own store.
+
+The evidence is the sqlite store the sandbox points ``MLFLOW_TRACKING_URI`` at; the source is
+only read for ``forbid_imports`` (translation tasks), a static check on top of the evidence.
+The helpers at the top are shared with the other MLflow and W&B checkers.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from opsgraft.evaluation.checkers.base import CheckContext, verdict
+
+from opsgraft.registry import checkers
+from opsgraft.types import Verdict
+
+log = logging.getLogger(__name__)
+
+NAME = "mlflow-tracking"
+STORE_FILE = "mlflow.db"
+_MAX_RUNS = 200
+
+
+def execution_reason(ctx: CheckContext) -> str | None:
+    """Why the run itself disqualifies the candidate, or None when it exited 0."""
+    ex = ctx.execution
+    if ex.status == "passed":
+        return None
+    if ex.status == "timeout":
+        return f"the program did not finish within its time limit ({ex.wall_s:.0f} s)"
+    last = _last_line(ex.stderr_tail) or _last_line(ex.stdout_tail)
+    tail = f": {last}" if last else ""
+    if ex.status == "error":
+        return f"the program could not be run{tail}"
+    return f"the program exited with code {ex.returncode}{tail}"
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def forbidden_imports(files: Mapping[str, str], modules: Iterable[str]) -> list[str]:
+    """Modules of ``modules`` that some Python source in ``files`` still imports."""
+    wanted = {m.split(".")[0] for m in modules}
+    if not wanted:
+        return []
+    found: set[str] = set()
+    for path, source in files.items():
+        if not path.endswith(".py"):
+            continue
+        found |= _imported_roots(source) & wanted
+    return sorted(found)
+
+
+def _imported_roots(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        # A file that does not parse cannot run either; a regex still tells what it imports.
+        return set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", source, re.MULTILINE))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if fname in ("__import__", "import_module") and isinstance(node.args[0].value, str):
+                roots.add(node.args[0].value.split(".")[0])
+    return roots
+
+
+def store_path(ctx: CheckContext) -> Path:
+    """The sqlite file the program was told to track into."""
+    uri = ctx.env.get("MLFLOW_TRACKING_URI", "")
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :])
+    return ctx.workdir / STORE_FILE
+
+
+def missing_store_reason(ctx: CheckContext) -> str:
+    """A hint on where the program's MLflow data went, given that the expected store is absent."""
+    if (ctx.workdir / "mlruns").is_dir():
+        return (
+            "no MLflow store at the environment's MLFLOW_TRACKING_URI, but a ./mlruns folder was "
+            "written: do not call mlflow.set_tracking_uri(), the environment already sets it"
+        )
+    return "no MLflow store was created: the program logged nothing to MLflow"
+
+
+def open_client(db: Path) -> Any:
+    """An MlflowClient over the sqlite store ``db`` (tracking and registry)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{db}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def all_runs(client: Any) -> list[Any]:
+    """Every run of every experiment in the store, deleted ones included, newest first."""
+    from mlflow.entities import ViewType
+
+    exps = client.search_experiments(view_type=ViewType.ALL)
+    if not exps:
+        return []
+    return list(
+        client.search_runs(
+            [e.experiment_id for e in exps],
+            run_view_type=ViewType.ALL,
+            max_results=_MAX_RUNS,
+            order_by=["attributes.start_time DESC"],
+        )
+    )
+
+
+def unfinished_reason(runs: list[Any]) -> str:
+    """Why none of ``runs`` counts as finished."""
+    if not runs:
+        return "the MLflow store holds no run: start one with mlflow.start_run()"
+    statuses = sorted({r.info.status for r in runs})
+    if "RUNNING" in statuses:
+        return (
+            f"no MLflow run ended as FINISHED (statuses: {', '.join(statuses)}): end the run "
+            "with mlflow.end_run() or use `with mlflow.start_run():`"
+        )
+    return f"no MLflow run ended as FINISHED (statuses: {', '.join(statuses)})"
+
+
+def _history_lengths(client: Any, run_id: str, keys: Iterable[str]) -> dict[str, int]:
+    return {k: len(client.get_metric_history(run_id, k)) for k in keys}
+
+
+@checkers.register(NAME)
+def check_mlflow_tracking(
+    ctx: CheckContext,
+    min_params: int = 1,
+    min_metrics: int = 1,
+    metric_history: bool = False,
+    forbid_imports: Iterable[str] = (),
+) -> Verdict:
+    """Pass when one FINISHED run has ``min_params`` params and ``min_metrics`` metrics.
+
+    With ``metric_history`` at least one of that run's metrics must have more than one logged
+    value (per-step logging, not just a final number). ``forbid_imports`` fails candidates
+    whose sources still import one of the given modules.
+    """
+    reasons: list[str] = []
+    evidence: dict[str, Any] = {}
+    still = forbidden_imports(ctx.files, forbid_imports)
+    if still:
+        reasons.append(f"the program still imports {', '.join(still)}; replace it with mlflow entirely")
+    if "wandb" in set(forbid_imports) and (ctx.workdir / "wandb").is_dir():
+        reasons.append("the program still wrote a W&B run (./wandb); replace wandb with mlflow entirely")
+    exec_reason = execution_reason(ctx)
+    if exec_reason:
+        return verdict(NAME, [*reasons, exec_reason], evidence)
+
+    db = store_path(ctx)
+    if not db.is_file():
+        return verdict(NAME, [*reasons, missing_store_reason(ctx)], evidence)
+    client = open_client(db)
+    runs = all_runs(client)
+    evidence["runs"] = len(runs)
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    evidence["finished_runs"] = len(finished)
+    if not finished:
+        return verdict(NAME, [*reasons, unfinished_reason(runs)], evidence)
+
+    # Judge the best finished run; a nested or per-trial layout still passes if one run qualifies.
+    best: tuple[int, list[str], Any, dict[str, int]] | None = None
+    for run in finished:
+        run_reasons: list[str] = []
+        n_params, n_metrics = len(run.data.params), len(run.data.metrics)
+        if n_params < min_params:
+            run_reasons.append(
+                f"the run logged {n_params} parameter(s), expected at least {min_params} "
+                "(mlflow.log_param / log_params)"
+            )
+        if n_metrics < min_metrics:
+            run_reasons.append(
+                f"the run logged {n_metrics} metric(s), expected at least {min_metrics} "
+                "(mlflow.log_metric / log_metrics)"
+            )
+        history: dict[str, int] = {}
+        if metric_history and n_metrics:
+            history = _history_lengths(client, run.info.run_id, run.data.metrics)
+            if max(history.values()) < 2:
+                run_reasons.append(
+                    "every metric was logged only once; log it at every epoch/step with "
+                    "mlflow.log_metric(key, value, step=...)"
+                )
+        if best is None or len(run_reasons) < len(best[1]):
+            best = (len(run_reasons), run_reasons, run, history)
+        if not run_reasons:
+            break
+    assert best is not None
+    _, run_reasons, run, history = best
+    evidence.update(
+        run_id=run.info.run_id,
+        params=sorted(run.data.params)[:20],
+        metrics=sorted(run.data.metrics)[:20],
+    )
+    if history:
+        evidence["metric_history"] = dict(sorted(history.items())[:20])
+    log.debug("mlflow-tracking judged run %s: %s", run.info.run_id, run_reasons)
+    return verdict(NAME, [*reasons, *run_reasons], evidence)
