@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 SKIP_PARTS = {
     "test", "tests", "testing", "conftest", "vendor", "vendored", "third_party", "thirdparty",
     "externals", "extern", "examples", "example", "benchmarks", "benchmark", "docs", "setup",
@@ -30,6 +30,7 @@ SKIP_PARTS = {
 }
 SKIP_SUFFIXES = ("_pb2", "_pb2_grpc", "_test", "_tests")
 MAX_METHODS = 60
+MAX_DOC_CHARS = 5000
 CSS = "body{font-family:sans-serif;max-width:60em;margin:auto} pre{background:#f4f4f4;padding:.5em}"
 
 
@@ -60,7 +61,20 @@ def discover(import_name: str) -> list[str]:
                 continue
             names.append(".".join([import_name, *parts]))
     unique = list(dict.fromkeys(names))
-    return sorted(unique, key=lambda n: (n.count("."), n))
+    # Public top-level API first: shallow modules, and among them those the package's own
+    # __init__ names (mlflow.pytorch, mlflow.sklearn...) before the rest, then alphabetically.
+    init = ""
+    if spec.origin and spec.origin.endswith("__init__.py"):
+        try:
+            init = Path(spec.origin).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            init = ""
+
+    def mentioned(name: str) -> bool:
+        last = name.rsplit(".", 1)[-1]
+        return name in init or re.search(rf"(from|import)\s+[.\w]*\b{re.escape(last)}\b", init) is not None
+
+    return sorted(unique, key=lambda n: (n.count("."), not mentioned(n), n))
 
 
 # -- docstrings to HTML -------------------------------------------------------------------------
@@ -145,6 +159,11 @@ def doc_html(obj: Any) -> str:
         doc = inspect.getdoc(obj) or ""
     except Exception:
         doc = ""
+    if len(doc) > MAX_DOC_CHARS:
+        # Some docstrings run to pages (mlflow's log_model); the head carries the summary, the
+        # main parameters and usually the example. Cut at a paragraph so no code block is cut.
+        cut = doc.rfind("\n\n", 0, MAX_DOC_CHARS)
+        doc = doc[: cut if cut > 0 else MAX_DOC_CHARS].rstrip() + "\n\n(truncated)"
     parts = []
     for kind, content in _blocks(doc):
         if kind == "code":
@@ -223,6 +242,9 @@ def render_module(module: ModuleType, root: str, seen: set[int], is_package: boo
                         f"    def __init__{html.escape(signature(obj))}</code></pre>")
             body.append(doc_html(obj))
             for mname, meth in _methods(obj, root):
+                if id(meth) in seen:  # inherited from a class documented already
+                    continue
+                seen.add(id(meth))
                 mq = html.escape(f"{qual}.{mname}")
                 if isinstance(meth, property):
                     body.append(f'<h3 id="{mq}">property {mq}</h3>{doc_html(meth)}')
@@ -236,10 +258,8 @@ def render_module(module: ModuleType, root: str, seen: set[int], is_package: boo
             body.append(f"<pre><code>{q}{html.escape(signature(obj))}</code></pre>")
             body.append(doc_html(obj))
             body.append("</section>")
-    if aliases:
-        body.append("<h2>Also available here</h2><ul>")
-        body.extend(f"<li>{html.escape(a)}: documented as {html.escape(b)}</li>" for a, b in aliases)
-        body.append("</ul>")
+    if aliases:  # links only: the docs live on the page that documented them first
+        body.append("<p>Also available here: " + ", ".join(html.escape(a) for a, _ in aliases) + ".</p>")
     return "\n".join(body), count
 
 

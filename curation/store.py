@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import re
+import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata as im
 from pathlib import Path
@@ -221,10 +224,10 @@ class Stores:
         return info
 
     def cleanup(self) -> int:
-        """Delete collections a crashed write left behind."""
+        """Delete collections a crashed write left behind (never those of a write still running)."""
         n = 0
         for col in self._collections():
-            if col.name.startswith((TEMP_PREFIX, OLD_PREFIX)):
+            if col.name.startswith((TEMP_PREFIX, OLD_PREFIX)) and not _writer_alive(col.metadata or {}):
                 log.info("removing leftover collection %s", col.name)
                 self.client.delete_collection(col.name)
                 n += 1
@@ -250,7 +253,6 @@ class Stores:
         key = store_key(component, version)
         if not chunks:
             raise StoreError(f"nothing to store for {key}: no chunks")
-        self.cleanup()
         final = collection_name(component, version)
         ids = [c.id for c in chunks]
         old = self.existing(component, version)
@@ -266,40 +268,71 @@ class Stores:
         same_meta = all(old_meta.get(k) == v for k, v in meta.items() if k != "created")
         if old is not None and old_ids == set(ids) and same_meta:
             return WriteStats(key, len(ids), 0, len(ids), 0, True, time.perf_counter() - started)
-        ef = ChromaEmbedding(embedder)
-        tmp_name = f"{TEMP_PREFIX}{uuid.uuid4().hex[:16]}"
-        tmp = self.client.create_collection(tmp_name, embedding_function=ef,
-                                            metadata={**meta, "hnsw:space": "cosine"})
-        try:
+        # Embed first, outside the lock: it is the slow part, and other curations may run meanwhile.
+        fresh = [c for c in chunks if c.id not in old_ids]
+        vectors: list[list[float]] = []
+        for start in range(0, len(fresh), BATCH):
+            vectors.extend(embedder.embed([embed_text(c) for c in fresh[start : start + BATCH]]))
+            if progress:
+                progress("embed", len(vectors), len(fresh))
+        with self._write_lock():
+            self.cleanup()
+            old = self.existing(component, version)
+            if old is None and old_ids:
+                raise StoreError(f"store {key} was removed while it was being updated; run the curation again")
             keep = [i for i in ids if i in old_ids]
+            self._commit(final, meta, embedder, old, keep, fresh, vectors)
+        removed = len(old_ids - set(ids))
+        return WriteStats(key, len(ids), len(fresh), len(keep), removed, False, time.perf_counter() - started)
+
+    def _commit(self, final: str, meta: dict[str, Any], embedder: Embedder, old: Any, keep: list[str],
+                fresh: Sequence[Chunk], vectors: list[list[float]]) -> None:
+        """Build the new collection under a temporary name, then swap it in for the old one."""
+        tmp_name = f"{TEMP_PREFIX}{uuid.uuid4().hex[:16]}"
+        writer = {"writer_host": socket.gethostname(), "writer_pid": os.getpid()}
+        tmp = self.client.create_collection(tmp_name, embedding_function=ChromaEmbedding(embedder),
+                                            metadata={**meta, **writer, "hnsw:space": "cosine"})
+        try:
             for start in range(0, len(keep), BATCH):
                 got = old.get(ids=keep[start : start + BATCH], include=["embeddings", "documents", "metadatas"])
                 tmp.add(ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
                         metadatas=got["metadatas"])
-            fresh = [c for c in chunks if c.id not in old_ids]
-            done = 0
             for start in range(0, len(fresh), BATCH):
                 batch = fresh[start : start + BATCH]
-                vectors = embedder.embed([embed_text(c) for c in batch])
-                tmp.add(ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch],
-                        metadatas=[chunk_metadata(c) for c in batch])
-                done += len(batch)
-                if progress:
-                    progress("embed", done, len(fresh))
-            # Commit: move the old store aside, rename the new one in, then drop the old one.
+                tmp.add(ids=[c.id for c in batch], embeddings=vectors[start : start + BATCH],
+                        documents=[c.text for c in batch], metadatas=[chunk_metadata(c) for c in batch])
             if old is not None:
                 old.modify(name=f"{OLD_PREFIX}{uuid.uuid4().hex[:16]}")
-            tmp.modify(name=final)
-            if old is not None:
-                self.client.delete_collection(old.name)
+            try:
+                tmp.modify(name=final)
+            except BaseException:
+                if old is not None:
+                    old.modify(name=final)  # put the old store back
+                raise
         except BaseException:
             try:
-                self.client.delete_collection(tmp.name)
+                self.client.delete_collection(tmp_name)
             except Exception as exc:
                 log.warning("could not remove temporary collection %s: %s", tmp_name, exc)
             raise
-        removed = len(old_ids - set(ids))
-        return WriteStats(key, len(ids), len(fresh), len(keep), removed, False, time.perf_counter() - started)
+        if old is not None:
+            try:
+                self.client.delete_collection(old.name)
+            except Exception as exc:  # committed already; a later cleanup removes it
+                log.warning("could not remove the previous collection %s: %s", old.name, exc)
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time per stores directory, across processes."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".opsgraft-write.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- size ----------------------------------------------------------------------------------------
     def _size(self, col: Any) -> int:
@@ -327,6 +360,22 @@ class Stores:
         except sqlite3.Error as exc:
             log.debug("size of %s unknown: %s", col.name, exc)
         return total
+
+
+def _writer_alive(meta: dict[str, Any]) -> bool:
+    """True if the process that is writing a temporary collection still runs on this host."""
+    pid = meta.get("writer_pid")
+    if not isinstance(pid, int) or meta.get("writer_host") != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return False  # our own leftover from an earlier failed write
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:

@@ -91,6 +91,28 @@ def test_failed_write_leaves_no_half_store(tmp_path: Path) -> None:
     assert len(list(stores.client.list_collections())) == 1
 
 
+def test_failure_while_adding_removes_the_temp_collection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import opsgraft.curation.store as store
+
+    stores = Stores(tmp_path / "stores")
+    stores.write("tool", "1.0", make_chunks(TEXTS[:10]), CountingEmbedder())
+    calls = {"n": 0}
+    real = store.chunk_metadata
+
+    def flaky(chunk: Chunk) -> dict:
+        calls["n"] += 1
+        if calls["n"] > 20:  # the second batch of adds fails, after the first went in
+            raise OSError("disk full")
+        return real(chunk)
+
+    monkeypatch.setattr(store, "chunk_metadata", flaky)
+    with pytest.raises(OSError):
+        stores.write("tool", "1.0", make_chunks(TEXTS), CountingEmbedder())
+    [info] = stores.list()
+    assert info.count == 10
+    assert [c.name for c in stores.client.list_collections()] == [collection_name("tool", "1.0")]
+
+
 def test_find_prefers_installed_version(tmp_path: Path) -> None:
     stores = Stores(tmp_path / "stores")
     emb = CountingEmbedder()
