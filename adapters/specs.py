@@ -134,3 +134,11 @@ def inline_keys() -> list[str]:
 def translation_key(source: str, target: str) -> str:
     """``gitpython->dvc`` from its parts."""
     return f"{source}->{target}"
+
+
+def adapter_for_task(functionality: str, component: str, source_component: str = "") -> AdapterSpec:
+    """The adapter that serves a corpus task's functionality and component."""
+    if source_component:
+        return get_adapter(translation_key(source_component, component))
+    short = component.removesuffix("-prune")  # corpus says torch-prune, the adapter pruning:torch
+    return get_adapter(f"{functionality}:{short}")

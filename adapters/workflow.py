@@ -127,3 +127,18 @@ class Workflow:
         paths = write_outputs(self.script, tag, best.candidate.files[self.task.entry], adapt_run.to_record(),
                               out_dir)
         return Result(adapt_run, paths)
+
+
+def corpus_workflow(task_id: str, *, mode: str = "zero-shot", strategy: str = "", top_k: int = 5,
+                    device: str = "cpu") -> Workflow:
+    """A workflow over a corpus task's input, judged by the task's checker and arguments."""
+    from opsgraft.adapters.specs import adapter_for_task
+    from opsgraft.evaluation.corpus import input_files, load_task
+
+    task = load_task(task_id)
+    if task.kind == "ablation":
+        raise ConfigError(f"{task_id} is an ablation task; opsgraft has no ablation adapter yet")
+    spec = adapter_for_task(task.functionality, task.component, task.source_component)
+    source = input_files(task)[task.entry]
+    return Workflow(spec=spec, script=Path(task.root) / task.entry, source=source, mode=mode, strategy=strategy,
+                    top_k=top_k, device=device, timeout_s=task.timeout_s, task=task)

@@ -85,12 +85,20 @@ def make_cassette(path: Path, script: Path, add: str, answers: list[str], *, n: 
     """A cassette answering the first prompt `opsgraft adapt script --add add` sends."""
     from opsgraft.adapters.specs import get_adapter
     from opsgraft.adapters.workflow import Workflow
+
+    spec = get_adapter(add)
+    flow = Workflow(spec=spec, script=script, source=script.read_text())
+    return cassette_for_flow(path, flow, answers, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                             model=model)
+
+
+def cassette_for_flow(path: Path, flow, answers: list[str], *, temperature: float = 0.2, max_tokens: int = 2048,
+                      seed: int = 0, model: str = config.MODEL_NAME) -> Path:
+    """A cassette answering the first prompt of ``flow`` (docs must already be retrieved for rag)."""
     from opsgraft.llm.base import sample_params
     from opsgraft.llm.replay import append_entries, cassette_entry
     from opsgraft.types import Generation
 
-    spec = get_adapter(add)
-    flow = Workflow(spec=spec, script=script, source=script.read_text())
     messages = flow.build_prompt(flow.source).messages
     params = sample_params(temperature, max_tokens, seed)
     entries = [cassette_entry(model, messages, params, i, Generation(text=a, index=i, model=model))

@@ -17,8 +17,10 @@ def _adapter_keys() -> str:
 
 
 @click.command()
-@click.argument("script", type=click.Path(path_type=Path))
-@click.option("--add", "add", required=True, metavar="FUNCTIONALITY:COMPONENT",
+@click.argument("script", type=click.Path(path_type=Path), required=False)
+@click.option("--task", "task_id", default=None, metavar="ID",
+              help="Adapt the input of a corpus task instead of SCRIPT, judged by the task's own checker.")
+@click.option("--add", "add", default=None, metavar="FUNCTIONALITY:COMPONENT",
               help="What to add: tracking:mlflow, tracking:wandb, registration:mlflow, hpo:optuna, "
                    "pruning:nncf, pruning:torch.")
 @click.option("--mode", default="zero-shot", show_default=True, type=click.Choice(["zero-shot", "docprompt", "rag"]),
@@ -38,7 +40,7 @@ def _adapter_keys() -> str:
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the outputs (default: next to SCRIPT). Nothing is ever overwritten.")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Docs retrieved in rag mode.")
-def adapt(script: Path, add: str, mode: str, backend_name: str, model: str | None, base_url: str | None,
+def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
           api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
           context_window: int | None, n: int, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
@@ -51,14 +53,23 @@ def adapt(script: Path, add: str, mode: str, backend_name: str, model: str | Non
     """
     from opsgraft.adapters.analysis import read_source
     from opsgraft.adapters.specs import get_adapter
-    from opsgraft.adapters.workflow import Workflow
+    from opsgraft.adapters.workflow import Workflow, corpus_workflow
 
-    source = read_source(script)
-    spec = get_adapter(add)
-    if spec.kind != "inline":
-        raise click.UsageError(f"{add} is a translation; use 'opsgraft translate --from ... --to ...'")
-    flow = Workflow(spec=spec, script=script, source=source, mode=mode, top_k=top_k,
-                    with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
+    if task_id is not None:
+        if script is not None or add is not None:
+            raise click.UsageError("--task replaces SCRIPT and --add; give either")
+        flow = corpus_workflow(task_id, mode=mode, top_k=top_k, device=device)
+        out_dir = out_dir or Path("opsgraft-out") / task_id
+        script = flow.script
+    else:
+        if script is None or add is None:
+            raise click.UsageError("give SCRIPT and --add FUNCTIONALITY:COMPONENT (or --task ID)")
+        source = read_source(script)
+        spec = get_adapter(add)
+        if spec.kind != "inline":
+            raise click.UsageError(f"{add} is a translation; use 'opsgraft translate --from ... --to ...'")
+        flow = Workflow(spec=spec, script=script, source=source, mode=mode, top_k=top_k,
+                        with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
     if flow.precheck() == "already-present":
         click.echo(f"{script} already uses {spec.component} for {spec.functionality}; nothing to do")
         return

@@ -19,7 +19,14 @@ STAGE_LABELS = {"render": "rendering API pages", "pages": "pages crawled", "chun
 def _progress() -> Iterator[Any]:
     """A rich progress display fed by the library's progress(stage, done, total) callback."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

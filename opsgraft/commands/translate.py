@@ -11,9 +11,11 @@ from opsgraft.commands.adapt import _run_and_report
 
 
 @click.command()
-@click.argument("script", type=click.Path(path_type=Path))
-@click.option("--from", "source", required=True, help="Component the script uses now: gitpython, wandb.")
-@click.option("--to", "target", required=True, help="Component to translate to: dvc, mlflow.")
+@click.argument("script", type=click.Path(path_type=Path), required=False)
+@click.option("--task", "task_id", default=None, metavar="ID",
+              help="Translate the input of a corpus task instead of SCRIPT, judged by the task's checker.")
+@click.option("--from", "source", default=None, help="Component the script uses now: gitpython, wandb.")
+@click.option("--to", "target", default=None, help="Component to translate to: dvc, mlflow.")
 @click.option("--strategy", default="docs-search", show_default=True,
               type=click.Choice(["docs-search", "llm-search", "llm-docs-search", "none"]),
               help="How Docs-X and Docs-Y are found for the prompt (none: zero-shot).")
@@ -31,7 +33,7 @@ from opsgraft.commands.adapt import _run_and_report
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
 @click.option("--with", "with_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-def translate(script: Path, source: str, target: str, strategy: str, backend_name: str, model: str | None,
+def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
               base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
               no_cache: bool, context_window: int | None, n: int, temperature: float, seed: int,
               max_tokens: int, top_k: int, run_: bool, repair: int, check_args: tuple[str, ...],
@@ -45,13 +47,23 @@ def translate(script: Path, source: str, target: str, strategy: str, backend_nam
 
     from opsgraft.adapters.analysis import read_source
     from opsgraft.adapters.specs import get_adapter, translation_key
-    from opsgraft.adapters.workflow import Workflow
+    from opsgraft.adapters.workflow import Workflow, corpus_workflow
 
-    text = read_source(script)
-    spec = get_adapter(translation_key(source, target))
-    flow = Workflow(spec=spec, script=script, source=text, strategy="" if strategy == "none" else strategy,
-                    mode="zero-shot" if strategy == "none" else strategy, top_k=top_k,
-                    with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
+    chosen = "" if strategy == "none" else strategy
+    if task_id is not None:
+        if script is not None or source is not None or target is not None:
+            raise click.UsageError("--task replaces SCRIPT, --from and --to; give either")
+        flow = corpus_workflow(task_id, mode=strategy, strategy=chosen, top_k=top_k, device=device)
+        if flow.spec.kind != "translate":
+            raise click.UsageError(f"{task_id} is not a translation task; use 'opsgraft adapt --task'")
+        out_dir = out_dir or Path("opsgraft-out") / task_id
+    else:
+        if script is None or source is None or target is None:
+            raise click.UsageError("give SCRIPT --from X --to Y (or --task ID)")
+        text = read_source(script)
+        spec = get_adapter(translation_key(source, target))
+        flow = Workflow(spec=spec, script=script, source=text, strategy=chosen, mode=strategy, top_k=top_k,
+                        with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
     flow.precheck()
     if check_args:
         assert flow.task is not None

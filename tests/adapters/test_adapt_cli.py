@@ -85,3 +85,20 @@ def test_translation_key_is_refused_by_adapt(sklearn_script, tmp_path):
     code, _, err = run_cli(["adapt", str(sklearn_script), "--add", "gitpython->dvc", "--backend", "replay",
                             "--cassette", str(tmp_path / "x.jsonl")])
     assert code != 0 and "opsgraft translate" in err
+
+
+def test_corpus_task_is_adapted_into_out_dir_and_judged(tmp_path):
+    from opsgraft.adapters.workflow import corpus_workflow
+    from opsgraft.evaluation.corpus import load_task, reference_files
+    from tests.conftest import cassette_for_flow
+
+    task_id = "tracking-mlflow-sklearn-diabetes"
+    task = load_task(task_id)
+    reference = reference_files(task)[task.entry]
+    cassette = cassette_for_flow(tmp_path / "c.jsonl", corpus_workflow(task_id), [f"```python\n{reference}```"])
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["adapt", "--task", task_id, "--backend", "replay", "--cassette", str(cassette),
+                                 "--run", "--out-dir", str(out)])
+    assert code == 0, err
+    assert (out / "train_tracking_mlflow.py").read_text() == reference
+    assert f"check:   {task.checker}: PASSED" in stdout
