@@ -67,7 +67,11 @@ def check_mlflow_registration(ctx: CheckContext, model_name: str | None = None) 
     if not db.is_file():
         return verdict(NAME, [missing_store_reason(ctx)], evidence)
 
-    client = open_client(db)
+    with open_client(db) as client:
+        return _judge_registry(client, model_name, evidence)
+
+
+def _judge_registry(client: Any, model_name: str | None, evidence: dict[str, Any]) -> Verdict:
     runs = all_runs(client)
     by_id = {r.info.run_id: r for r in runs}
     evidence["runs"] = len(runs)

@@ -8,9 +8,11 @@ The helpers at the top are shared with the other MLflow and W&B checkers.
 from __future__ import annotations
 
 import ast
+import importlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,20 +90,44 @@ def store_path(ctx: CheckContext) -> Path:
 
 def missing_store_reason(ctx: CheckContext) -> str:
     """A hint on where the program's MLflow data went, given that the expected store is absent."""
+    elsewhere = sorted(p.name for p in ctx.workdir.glob("*.db") if p.name != STORE_FILE)
     if (ctx.workdir / "mlruns").is_dir():
+        elsewhere.insert(0, "mlruns/")
+    if elsewhere:
         return (
-            "no MLflow store at the environment's MLFLOW_TRACKING_URI, but a ./mlruns folder was "
-            "written: do not call mlflow.set_tracking_uri(), the environment already sets it"
+            "no MLflow store at the environment's MLFLOW_TRACKING_URI, but "
+            f"{', '.join(elsewhere[:3])} was written: do not call mlflow.set_tracking_uri(), "
+            "the environment already sets it"
         )
     return "no MLflow store was created: the program logged nothing to MLflow"
 
 
-def open_client(db: Path) -> Any:
-    """An MlflowClient over the sqlite store ``db`` (tracking and registry)."""
+@contextmanager
+def open_client(db: Path) -> Iterator[Any]:
+    """An MlflowClient over the sqlite store ``db`` (tracking and registry), released afterwards."""
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{db}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        _release_engines(uri)
+
+
+def _release_engines(uri: str) -> None:
+    """Close the connections of the SQLAlchemy engines MLflow caches per store URI.
+
+    A checker judges thousands of sandboxes in one process; without this every deleted
+    sandbox store would stay open. The engines stay cached (MLflow's cached stores hold them
+    too) and simply reconnect if the same store is read again.
+    """
+    for module in ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store"):
+        try:
+            engine = importlib.import_module(module).SqlAlchemyStore._engine_map.get(uri)
+            if engine is not None:
+                engine.dispose()
+        except Exception as exc:  # a private MLflow detail: losing it only costs open files
+            log.debug("could not release %s engine: %s", module, exc)
 
 
 def all_runs(client: Any) -> list[Any]:
@@ -166,7 +192,18 @@ def check_mlflow_tracking(
     db = store_path(ctx)
     if not db.is_file():
         return verdict(NAME, [*reasons, missing_store_reason(ctx)], evidence)
-    client = open_client(db)
+    with open_client(db) as client:
+        return _judge_store(client, reasons, evidence, min_params, min_metrics, metric_history)
+
+
+def _judge_store(
+    client: Any,
+    reasons: list[str],
+    evidence: dict[str, Any],
+    min_params: int,
+    min_metrics: int,
+    metric_history: bool,
+) -> Verdict:
     runs = all_runs(client)
     evidence["runs"] = len(runs)
     finished = [r for r in runs if r.info.status == "FINISHED"]

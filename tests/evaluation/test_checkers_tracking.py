@@ -126,9 +126,12 @@ def test_tracking_fails_on_timeout(tmp_path: Path) -> None:
 def test_tracking_without_a_store(tmp_path: Path) -> None:
     v = check("mlflow-tracking", ctx_for(tmp_path))
     assert not v.passed and "no MLflow store" in v.reasons[0]
+    (tmp_path / "tracking.db").write_bytes(b"")
+    v = check("mlflow-tracking", ctx_for(tmp_path))
+    assert not v.passed and "tracking.db was written" in v.reasons[0] and "set_tracking_uri" in v.reasons[0]
     (tmp_path / "mlruns").mkdir()
     v = check("mlflow-tracking", ctx_for(tmp_path))
-    assert not v.passed and "set_tracking_uri" in v.reasons[0]
+    assert not v.passed and "mlruns/, tracking.db was written" in v.reasons[0]
 
 
 def test_tracking_with_an_empty_store(store: Any, tmp_path: Path) -> None:
@@ -185,6 +188,28 @@ def test_tracking_forbidden_imports_come_on_top_of_the_evidence(store: Any, tmp_
     (tmp_path / "wandb").mkdir()
     v = check("mlflow-tracking", ctx_for(tmp_path, files=clean), forbid_imports=["wandb"])
     assert not v.passed and "./wandb" in v.reasons[0]
+
+
+def _open_handles(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if _readlink(fd) == str(path))
+
+
+def _readlink(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_checkers_leave_no_store_open(store: Any, tmp_path: Path) -> None:
+    make_run(store)
+    db = tmp_path / "mlflow.db"
+    assert check("mlflow-tracking", ctx_for(tmp_path)).passed
+    assert _open_handles(db) == 0
+    check("mlflow-registration", ctx_for(tmp_path))
+    assert _open_handles(db) == 0
 
 
 def test_forbidden_imports_sees_dynamic_and_broken_sources() -> None:

@@ -20,8 +20,8 @@ def main() -> None:
     forest = RandomForestClassifier(
         max_depth=MAX_DEPTH, max_features=MAX_FEATURES, warm_start=True, random_state=SEED, n_jobs=1
     )
-    # Overrides the environment's tracking URI with a private file store.
-    mlflow.set_tracking_uri("file:./mlruns")
+    # Overrides the environment's tracking URI with a private sqlite file.
+    mlflow.set_tracking_uri("sqlite:///tracking.db")
     with mlflow.start_run():
         mlflow.log_params({"max_depth": MAX_DEPTH, "max_features": MAX_FEATURES, "seed": SEED})
         for n_trees in STAGES:
