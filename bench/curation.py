@@ -99,7 +99,6 @@ def main() -> int:
 
     # 10k chunks: synthetic unit vectors (search cost does not depend on what they mean), real queries.
     import numpy as np
-
     from opsgraft.curation.store import collection_name
     from opsgraft.retrieval.index import searcher
 

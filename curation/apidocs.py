@@ -183,10 +183,9 @@ def signature(obj: Any) -> str:
 
 # -- rendering ----------------------------------------------------------------------------------
 def _members(module: ModuleType, root: str, is_package: bool) -> list[tuple[str, Any]]:
-    names = getattr(module, "__all__", None)
-    explicit = isinstance(names, list | tuple)
-    if not explicit:
-        names = [n for n in vars(module) if not n.startswith("_")]
+    declared = getattr(module, "__all__", None)
+    explicit = isinstance(declared, list | tuple)
+    names: list[Any] = list(declared or ()) if explicit else [n for n in vars(module) if not n.startswith("_")]
     out = []
     for name in names:
         if not isinstance(name, str) or name.startswith("_"):

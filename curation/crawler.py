@@ -239,11 +239,11 @@ class Crawler:
         except urllib.error.HTTPError as exc:
             # The robotparser convention: 401/403 forbid everything, other errors allow everything.
             if exc.code in (401, 403):
-                parser.disallow_all = True
+                parser.disallow_all = True  # type: ignore[attr-defined]
             else:
-                parser.allow_all = True
+                parser.allow_all = True  # type: ignore[attr-defined]
         except (urllib.error.URLError, OSError, ValueError):
-            parser.allow_all = True
+            parser.allow_all = True  # type: ignore[attr-defined]
         delay = parser.crawl_delay(USER_AGENT)
         if delay and float(delay) > self.config.delay:
             self.config = replace(self.config, delay=float(delay))

@@ -65,8 +65,13 @@ class LocalEmbedder:
         import torch
 
         # transformers prints "[INFO] Running in WANDB offline mode" on import; stdout is the CLI's.
+        # torchao (pulled in by transformers) warns about CUDA kernels this CPU build cannot load.
+        logging.getLogger("torchao").setLevel(logging.ERROR)
         with contextlib.redirect_stdout(io.StringIO()):
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         # One intra-op thread by default: a one-line query then embeds ~10x faster on a busy 2-core
         # machine (two OpenMP threads spin against each other), and batch throughput barely changes.

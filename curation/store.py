@@ -17,9 +17,10 @@ from importlib import metadata as im
 from pathlib import Path
 from typing import Any
 
-from opsgraft.config import stores_dir
 from opsgraft.curation.chunker import embed_text
 from opsgraft.curation.embed import ChromaEmbedding, Embedder
+
+from opsgraft.config import stores_dir
 from opsgraft.errors import StoreError
 from opsgraft.types import Chunk
 
@@ -159,7 +160,7 @@ class Stores:
         except Exception as exc:
             raise StoreError(f"cannot list stores in {self.root}: {_first_line(exc)}") from None
 
-    def list(self, with_size: bool = True) -> list[StoreInfo]:
+    def list_stores(self, with_size: bool = True) -> list[StoreInfo]:
         """Every complete store, sorted by component then version."""
         out = []
         for col in self._collections():
@@ -185,7 +186,7 @@ class Stores:
 
         A bare component picks the installed version's store when there is one, else the newest.
         """
-        stores = self.list(with_size=False)
+        stores = self.list_stores(with_size=False)
         component, _, version = name.partition("@")
         matches = [s for s in stores if s.component.lower() == component.lower()]
         if not matches and stores:  # an import name: git -> gitpython

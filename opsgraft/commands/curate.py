@@ -118,7 +118,7 @@ def stores(ctx: click.Context) -> None:
 
     from opsgraft.curation.store import Stores
 
-    infos = Stores().list()
+    infos = Stores().list_stores()
     if not infos:
         click.echo("no stores yet; build one with `opsgraft curate --package NAME`")
         return

@@ -101,7 +101,7 @@ def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
     from opsgraft.curation.store import Stores
 
     stores = Stores(env / "stores")
-    [info] = stores.list()
+    [info] = stores.list_stores()
     assert (info.key, info.summarize) == ("tinyops@0.3.1", "lazy") and info.count >= 4
     col = stores.client.get_collection(info.collection)
     got = col.get(include=["documents", "metadatas"])
@@ -131,7 +131,7 @@ def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
 
     code, out, _ = run(["stores", "rm", "tinyops@0.3.1"], capsys)
     assert code == 0 and "removed tinyops@0.3.1" in out
-    assert stores.list() == []
+    assert stores.list_stores() == []
 
 
 def _free_port() -> int:
@@ -156,7 +156,7 @@ def test_bad_input_is_one_line(env: Path, capsys: pytest.CaptureFixture[str], si
     # nothing was half-written
     from opsgraft.curation.store import Stores
 
-    assert Stores(env / "stores").list() == []
+    assert Stores(env / "stores").list_stores() == []
     assert list(Stores(env / "stores").client.list_collections()) == []
 
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
 from opsgraft.curation.chunker import chunk_id
 from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores, collection_name, installed_version
+
 from opsgraft.errors import StoreError
 from opsgraft.types import Chunk
 
@@ -69,7 +69,7 @@ def test_write_reuses_unchanged_ids(tmp_path: Path) -> None:
     third = stores.write("tool", "1.0", make_chunks(changed), emb)
     assert (third.embedded, third.reused, third.removed) == (1, 39, 1)
     assert emb.calls == 41
-    [info] = stores.list()
+    [info] = stores.list_stores()
     assert (info.key, info.count, info.component, info.version) == ("tool@1.0", 40, "tool", "1.0")
     assert info.size_bytes > 0
     # only the final collection is left
@@ -80,13 +80,13 @@ def test_failed_write_leaves_no_half_store(tmp_path: Path) -> None:
     stores = Stores(tmp_path / "stores")
     with pytest.raises(RuntimeError):
         stores.write("tool", "1.0", make_chunks(TEXTS), CountingEmbedder(fail_after=20))
-    assert stores.list() == []
+    assert stores.list_stores() == []
     assert list(stores.client.list_collections()) == []
     # a failure while updating keeps the old store whole
     stores.write("tool", "1.0", make_chunks(TEXTS[:10]), CountingEmbedder())
     with pytest.raises(RuntimeError):
         stores.write("tool", "1.0", make_chunks(TEXTS), CountingEmbedder(fail_after=20))
-    [info] = stores.list()
+    [info] = stores.list_stores()
     assert info.count == 10
     assert len(list(stores.client.list_collections())) == 1
 
@@ -108,7 +108,7 @@ def test_failure_while_adding_removes_the_temp_collection(tmp_path: Path, monkey
     monkeypatch.setattr(store, "chunk_metadata", flaky)
     with pytest.raises(OSError):
         stores.write("tool", "1.0", make_chunks(TEXTS), CountingEmbedder())
-    [info] = stores.list()
+    [info] = stores.list_stores()
     assert info.count == 10
     assert [c.name for c in stores.client.list_collections()] == [collection_name("tool", "1.0")]
 
@@ -131,7 +131,7 @@ def test_find_prefers_installed_version(tmp_path: Path) -> None:
         stores.find("click@0.1")
     removed = stores.remove("click@99.0")
     assert removed.key == "click@99.0"
-    assert [s.key for s in stores.list()] == [f"click@{inst}", "notinstalled@1.0", "notinstalled@2.0"]
+    assert [s.key for s in stores.list_stores()] == [f"click@{inst}", "notinstalled@1.0", "notinstalled@2.0"]
 
 
 def test_corrupt_store_directory(tmp_path: Path) -> None:
@@ -139,8 +139,8 @@ def test_corrupt_store_directory(tmp_path: Path) -> None:
     root.mkdir()
     (root / "chroma.sqlite3").write_bytes(b"this is not a sqlite database" * 100)
     with pytest.raises(StoreError, match="cannot open the store directory"):
-        Stores(root).list()
+        Stores(root).list_stores()
     file_root = tmp_path / "file"
     file_root.write_text("x")
     with pytest.raises(StoreError, match="not a directory"):
-        Stores(file_root).list()
+        Stores(file_root).list_stores()
