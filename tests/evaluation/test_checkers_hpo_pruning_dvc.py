@@ -28,11 +28,22 @@ from opsgraft.types import ExecutionResult, Task
 
 def make_ctx(workdir: Path, status: str = "passed", files: dict[str, str] | None = None) -> CheckContext:
     task = Task(
-        id="t", kind="inline", functionality="x", component="x", framework="none", instruction="",
-        entry="train.py", files=("train.py",), checker="x",
+        id="t",
+        kind="inline",
+        functionality="x",
+        component="x",
+        framework="none",
+        instruction="",
+        entry="train.py",
+        files=("train.py",),
+        checker="x",
     )
-    execution = ExecutionResult(status=status, returncode=0 if status == "passed" else 1, wall_s=1.0,  # type: ignore[arg-type]
-                                stderr_tail="Traceback...\nValueError: boom")
+    execution = ExecutionResult(
+        status=status,  # type: ignore[arg-type]
+        returncode=0 if status == "passed" else 1,
+        wall_s=1.0,
+        stderr_tail="Traceback...\nValueError: boom",
+    )
     return CheckContext(task=task, workdir=workdir, execution=execution, files=files or {})
 
 
@@ -44,7 +55,9 @@ def write_jsonl(workdir: Path, name: str, records: list[dict[str, Any]]) -> None
             fh.write(json.dumps({"pid": 1, **record}) + "\n")
 
 
-def study_events(n_complete: int = 10, end_t: int = 100, best: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def study_events(
+    n_complete: int = 10, end_t: int = 100, best: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     best = {"C": 12.5, "gamma": 0.003} if best is None else best
     summary = {"study": "s", "n_trials": n_complete, "n_complete": n_complete, "best_params": best}
     return [
@@ -63,7 +76,9 @@ def fit(t: int, params: dict[str, Any], framework: str = "sklearn", **extra: Any
 
 def test_optuna_passes_when_a_fit_after_the_study_uses_the_best_params(tmp_path: Path) -> None:
     write_jsonl(tmp_path, "optuna.jsonl", study_events())
-    write_jsonl(tmp_path, "fit.jsonl", [fit(50, {"svc__C": 1.0}), fit(200, {"svc__C": 12.5, "svc__gamma": 0.003})])
+    write_jsonl(
+        tmp_path, "fit.jsonl", [fit(50, {"svc__C": 1.0}), fit(200, {"svc__C": 12.5, "svc__gamma": 0.003})]
+    )
     v = check_optuna_study(make_ctx(tmp_path), min_trials=10)
     assert v.passed, v.reasons
 
@@ -101,7 +116,9 @@ def test_optuna_without_comparable_settings_needs_a_read_of_the_best_params(tmp_
     write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"max_epochs": 8}, framework="lightning")])
     v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
     assert not v.passed and "never read" in v.reasons[0]
-    write_jsonl(tmp_path, "optuna.jsonl", [{"event": "best_access", "attr": "best_params", "study": "s", "t": 150}])
+    write_jsonl(
+        tmp_path, "optuna.jsonl", [{"event": "best_access", "attr": "best_params", "study": "s", "t": 150}]
+    )
     assert check_optuna_study(make_ctx(tmp_path), min_trials=5).passed
 
 
@@ -120,9 +137,15 @@ def test_optuna_fails_when_the_program_failed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("best", "observed", "expected"),
-    [("C", "svc__C", True), ("svc_C", "C", True), ("lr", "optimizer__learning_rate", True),
-     ("epochs", "max_epochs", True), ("units", "dense__units", True), ("C", "cache_size", False),
-     ("n_est", "n_estimators", False)],
+    [
+        ("C", "svc__C", True),
+        ("svc_C", "C", True),
+        ("lr", "optimizer__learning_rate", True),
+        ("epochs", "max_epochs", True),
+        ("units", "dense__units", True),
+        ("C", "cache_size", False),
+        ("n_est", "n_estimators", False),
+    ],
 )
 def test_names_match(best: str, observed: str, expected: bool) -> None:
     assert names_match(best, observed) is expected
@@ -132,35 +155,58 @@ def test_names_match(best: str, observed: str, expected: bool) -> None:
 
 
 def steps(sparsities: list[float], opt: int = 0) -> list[dict[str, Any]]:
-    return [{"event": "step", "opt": opt, "opt_step": i + 1, "step": i + 1, "sparsity": s} for i, s in enumerate(sparsities)]
+    return [
+        {"event": "step", "opt": opt, "opt_step": i + 1, "step": i + 1, "sparsity": s}
+        for i, s in enumerate(sparsities)
+    ]
 
 
 def test_pruning_passes_when_training_continues_on_sparse_weights(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "torch.jsonl", steps([0.0] * 10 + [0.5] * 30) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}])
+    write_jsonl(
+        tmp_path,
+        "torch.jsonl",
+        steps([0.0] * 10 + [0.5] * 30) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}],
+    )
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.45, min_steps_after=20)
     assert v.passed, v.reasons
 
 
 def test_pruning_after_training_fails(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "torch.jsonl", steps([0.0] * 40) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}])
+    write_jsonl(
+        tmp_path,
+        "torch.jsonl",
+        steps([0.0] * 40) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}],
+    )
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.45)
     assert not v.passed and "only after the last optimizer step" in v.reasons[0]
 
 
 def test_pruning_too_light_fails(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "torch.jsonl", steps([0.0] * 5 + [0.1] * 35) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.1}])
+    write_jsonl(
+        tmp_path,
+        "torch.jsonl",
+        steps([0.0] * 5 + [0.1] * 35) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.1}],
+    )
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.3)
     assert not v.passed and "0.10" in v.reasons[0]
 
 
 def test_pruning_too_close_to_the_end_fails(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "torch.jsonl", steps([0.0] * 38 + [0.5] * 2) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}])
+    write_jsonl(
+        tmp_path,
+        "torch.jsonl",
+        steps([0.0] * 38 + [0.5] * 2) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5}],
+    )
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.3, min_steps_after=10)
     assert not v.passed and "steps before training ended" in v.reasons[0]
 
 
 def test_pruning_undone_at_the_end_fails(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "torch.jsonl", steps([0.5] * 40) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.0}])
+    write_jsonl(
+        tmp_path,
+        "torch.jsonl",
+        steps([0.5] * 40) + [{"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.0}],
+    )
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.3)
     assert not v.passed and "no zeros left" in v.reasons[0]
 
@@ -177,7 +223,9 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def dvc_workdir(tmp_path: Path, *, push_object: bool = True, commit: bool = True, git_push: bool = True) -> Path:
+def dvc_workdir(
+    tmp_path: Path, *, push_object: bool = True, commit: bool = True, git_push: bool = True
+) -> Path:
     """A workdir as a correct DVC translation leaves it, built by hand (no dvc needed)."""
     remote = tmp_path / "remote.git"
     work = tmp_path / "work"
@@ -190,7 +238,9 @@ def dvc_workdir(tmp_path: Path, *, push_object: bool = True, commit: bool = True
     content = b"a,b\n1,2\n"
     (work / "data" / "d.csv").write_bytes(content)
     md5 = hashlib.md5(content).hexdigest()
-    (work / "data" / "d.csv.dvc").write_text(f"outs:\n- md5: {md5}\n  size: {len(content)}\n  hash: md5\n  path: d.csv\n")
+    (work / "data" / "d.csv.dvc").write_text(
+        f"outs:\n- md5: {md5}\n  size: {len(content)}\n  hash: md5\n  path: d.csv\n"
+    )
     (work / "data" / ".gitignore").write_text("/d.csv\n")
     if push_object:
         obj = object_path(work / "dvc-storage", md5)
@@ -204,7 +254,9 @@ def dvc_workdir(tmp_path: Path, *, push_object: bool = True, commit: bool = True
 
 
 def check_dvc(work: Path, files: dict[str, str] | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-    return check_dvc_tracked(make_ctx(work, files=files), data="data/d.csv", remote_dir="dvc-storage", **kwargs)
+    return check_dvc_tracked(
+        make_ctx(work, files=files), data="data/d.csv", remote_dir="dvc-storage", **kwargs
+    )
 
 
 def test_dvc_passes_for_a_tracked_pushed_committed_file(tmp_path: Path) -> None:
@@ -248,7 +300,9 @@ def test_dvc_fails_when_the_commit_was_not_pushed(tmp_path: Path) -> None:
 
 def test_dvc_fails_when_git_lfs_was_called_or_is_left_in_the_source(tmp_path: Path) -> None:
     work = dvc_workdir(tmp_path)
-    assert any("git lfs is still used" in r for r in check_dvc(work, files={"v.py": "repo.git.lfs('track')"}).reasons)
+    assert any(
+        "git lfs is still used" in r for r in check_dvc(work, files={"v.py": "repo.git.lfs('track')"}).reasons
+    )
     (work / ".opsgraft").mkdir()
     (work / ".opsgraft" / "git-lfs.log").write_text("git-lfs track *.csv\n")
     assert any("git-lfs was called 1" in r for r in check_dvc(work).reasons)
@@ -284,7 +338,10 @@ def test_ablation_passes_for_distinct_trained_models(tmp_path: Path) -> None:
     [
         (MODEL_RESULTS[1:], 'no entry named "baseline"'),
         (MODEL_RESULTS[:2], "at least 2 are required"),
-        ([*MODEL_RESULTS[:2], {"name": "without_b", "n_params": 1000, "metric": 0.8}], "do not really differ"),
+        (
+            [*MODEL_RESULTS[:2], {"name": "without_b", "n_params": 1000, "metric": 0.8}],
+            "do not really differ",
+        ),
         ([*MODEL_RESULTS[:2], {"name": "without_b", "n_params": 700, "metric": float("nan")}], "finite"),
         ([*MODEL_RESULTS[:2], {"name": "without_b", "metric": 0.8}], "no valid 'n_params'"),
     ],
@@ -309,10 +366,13 @@ def test_ablation_fails_without_a_results_file(tmp_path: Path) -> None:
 
 
 def test_ablation_features_checks_the_columns_really_fitted(tmp_path: Path) -> None:
-    write_results(tmp_path, [
-        {"name": "baseline", "features": ["a", "b", "c"], "metric": 0.5},
-        {"name": "without_c", "features": ["a", "b"], "metric": 0.4},
-    ])
+    write_results(
+        tmp_path,
+        [
+            {"name": "baseline", "features": ["a", "b", "c"], "metric": 0.5},
+            {"name": "without_c", "features": ["a", "b"], "metric": 0.4},
+        ],
+    )
     fits = [fit(1, {}, n_features_in=3, feature_names_in=["a", "b", "c"])]
     write_jsonl(tmp_path, "fit.jsonl", fits)
     v = check_ablation(make_ctx(tmp_path), min_trials=1, mode="features")
@@ -393,13 +453,19 @@ TORCH_PRUNE = """
 """
 
 
-@pytest.mark.parametrize(("prune_epoch", "passes"), [(2, True), pytest.param(6, False, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    ("prune_epoch", "passes"), [(2, True), pytest.param(6, False, marks=pytest.mark.slow)]
+)
 def test_torch_hook_measures_pruning_during_training(tmp_path: Path, prune_epoch: int, passes: bool) -> None:
     ctx = sandboxed(tmp_path, TORCH_PRUNE.replace("PRUNE_EPOCH", str(prune_epoch)))
     assert ctx.execution.status == "passed", ctx.execution.stderr_tail
     v = check_pruning(ctx, target_sparsity=0.45, min_steps_after=10)
     assert v.passed is passes, v.reasons
-    exits = [r for r in map(json.loads, (ctx.evidence_dir / "torch.jsonl").read_text().splitlines()) if r["event"] == "exit"]
+    exits = [
+        r
+        for r in map(json.loads, (ctx.evidence_dir / "torch.jsonl").read_text().splitlines())
+        if r["event"] == "exit"
+    ]
     assert exits[0]["steps"] == 48 and exits[0]["sparsity"] == pytest.approx(0.5, abs=0.01)
 
 
@@ -420,21 +486,24 @@ def test_git_lfs_shim_logs_the_call_and_fails_it(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_torch_hook_sees_nncf_masks(tmp_path: Path) -> None:
     """NNCF 3.x keeps weights dense and masks them in forward; the hook must apply the masks."""
-    source = TORCH_PRUNE.replace(
-        "from torch.nn.utils import prune", "import nncf"
-    ).replace(
-        "model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))",
-        "class Net(nn.Module):\n"
-        "        def __init__(self):\n"
-        "            super().__init__()\n"
-        "            self.a, self.b = nn.Linear(16, 32), nn.Linear(32, 2)\n"
-        "        def forward(self, x):\n"
-        "            return self.b(torch.relu(self.a(x)))\n"
-        "    model = Net()",
-    ).replace(
-        "        for m in model:\n            if isinstance(m, nn.Linear):\n                prune.l1_unstructured(m, \"weight\", amount=0.5)",
-        "        nncf.prune(model, mode=nncf.PruneMode.UNSTRUCTURED_MAGNITUDE_LOCAL, ratio=0.5, examples_inputs=X[:1])",
-    ).replace("PRUNE_EPOCH", "2")
+    source = (
+        TORCH_PRUNE.replace("from torch.nn.utils import prune", "import nncf")
+        .replace(
+            "model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))",
+            "class Net(nn.Module):\n"
+            "        def __init__(self):\n"
+            "            super().__init__()\n"
+            "            self.a, self.b = nn.Linear(16, 32), nn.Linear(32, 2)\n"
+            "        def forward(self, x):\n"
+            "            return self.b(torch.relu(self.a(x)))\n"
+            "    model = Net()",
+        )
+        .replace(
+            '        for m in model:\n            if isinstance(m, nn.Linear):\n                prune.l1_unstructured(m, "weight", amount=0.5)',
+            "        nncf.prune(model, mode=nncf.PruneMode.UNSTRUCTURED_MAGNITUDE_LOCAL, ratio=0.5, examples_inputs=X[:1])",
+        )
+        .replace("PRUNE_EPOCH", "2")
+    )
     ctx = sandboxed(tmp_path, source, timeout_s=300)
     assert ctx.execution.status == "passed", ctx.execution.stderr_tail
     v = check_pruning(ctx, target_sparsity=0.45, min_steps_after=10)
@@ -451,7 +520,13 @@ def judge_variant(task_id: str, variant: str):  # type: ignore[no-untyped-def]
     from opsgraft.types import Candidate
 
     task = load_task(task_id)
-    files = {} if variant == "input" else reference_files(task) if variant == "reference" else mutant_files(task)[variant]
+    files = (
+        {}
+        if variant == "input"
+        else reference_files(task)
+        if variant == "reference"
+        else mutant_files(task)[variant]
+    )
     return judge(task, Candidate(task.id, 0, files, task.entry, origin=variant))
 
 

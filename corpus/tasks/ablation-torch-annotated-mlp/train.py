@@ -6,7 +6,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 SEED = 0
-EPOCHS = 6
+EPOCHS = 4
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 

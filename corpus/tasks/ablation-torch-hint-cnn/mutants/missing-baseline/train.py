@@ -8,7 +8,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 SEED = 2
-EPOCHS = 4
+EPOCHS = 3
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 COMPONENTS = ("batchnorm", "second_conv", "hidden_fc")
 
