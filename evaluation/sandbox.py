@@ -180,15 +180,18 @@ def run_program(
     if _HAS_PRLIMIT:
         _set_rlimits(proc.pid)  # applied before the interpreter has even finished starting
     status: Status
+    returncode: int | None = None
     try:
-        returncode: int | None = proc.wait(timeout=timeout_s)
+        returncode = proc.wait(timeout=timeout_s)
         status = "passed" if returncode == 0 else "failed"
     except subprocess.TimeoutExpired:
+        status = "timeout"
+    finally:
+        # After a timeout, on Ctrl-C in the parent, and for children left running after exit.
         _kill_group(proc.pid)
-        proc.wait()
-        returncode, status = None, "timeout"
     wall = time.monotonic() - start
-    _kill_group(proc.pid)  # children the program left running
+    if status == "timeout":
+        proc.wait()
     stderr = _tail(err_path)
     if status == "timeout":
         stderr = (stderr + f"\n[opsgraft] killed after the {timeout_s:g} s time limit").lstrip("\n")
