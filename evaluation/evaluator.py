@@ -55,7 +55,7 @@ def judge(
     """Run ``candidate`` (overlaid on the task's inputs) in the sandbox and judge it with the checker.
 
     Status is ``passed`` only if the program exited 0 and the checker's verdict passed; a timeout
-    stays ``timeout``; a checker that raises makes it ``error``. With ``strict_writes`` a write
+    stays ``timeout``; a checker that raises on a program that exited 0 makes it ``error``. With ``strict_writes`` a write
     outside the workdir (other than known caches) fails the sample. The sample root is removed
     afterwards unless ``keep_workdir``. ``threads`` caps the sample's OpenMP/BLAS threads.
     """
@@ -82,10 +82,9 @@ def judge(
             if strict_writes and execution.outside_writes:
                 shown = ", ".join(execution.outside_writes[:5])
                 verdict = replace(verdict, passed=False, reasons=(*verdict.reasons, f"wrote outside its workdir: {shown}"))
-            if checker_failed:
-                status = "error"
-            elif execution.status == "passed":
-                status = "passed" if verdict.passed else "failed"
+            if execution.status == "passed":
+                # A checker that broke leaves the outcome unknown; a crash or a timeout is certain.
+                status = "error" if checker_failed else "passed" if verdict.passed else "failed"
         if not keep_workdir:
             execution = replace(execution, workdir="")
         return SampleResult(candidate.task_id, candidate.sample_index, status, execution, verdict)

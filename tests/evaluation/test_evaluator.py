@@ -166,3 +166,10 @@ def test_read_generations(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(InputError, match="no candidates"):
         read_generations(path)
+
+
+def test_a_crash_stays_failed_even_if_the_checker_raises(make_task: Callable[..., Path], checker_module: str) -> None:
+    task = load_task_dir(make_task("explodes-too", checker=f"{checker_module}:explode", checker_args={}))
+    result = judge(task, _cand({"train.py": "raise SystemExit(2)\n"}, task_id="explodes-too"))
+    assert result.status == "failed"
+    assert result.verdict is not None and "checker bug" in result.verdict.reasons[0]
