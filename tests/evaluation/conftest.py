@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -14,6 +12,7 @@ import pytest
 import yaml
 
 from opsgraft.registry import checkers
+from tests.conftest import run_cli
 
 CHECKER_NAME = "test-file-content"
 
@@ -133,20 +132,6 @@ def make_task(tasks_dir: Path) -> Callable[..., Path]:
         return write_task(tasks_dir, task_id, **kwargs)
 
     return make
-
-
-def run_cli(args: list[str]) -> tuple[int, str, str]:
-    """Run the opsgraft entry point in-process; returns (exit code, stdout, stderr)."""
-    from opsgraft.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
