@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from opsgraft.evaluation.sandbox import safe_relative
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from opsgraft.errors import ConfigError, UnknownComponentError
@@ -46,7 +47,7 @@ class TaskSpec(BaseModel):
     @classmethod
     def _relative_files(cls, files: list[str]) -> list[str]:
         for name in files:
-            _check_relative(name)
+            safe_relative(name)
         if len(set(files)) != len(files):
             raise ValueError("files are listed twice")
         return files
@@ -58,12 +59,6 @@ class TaskSpec(BaseModel):
         if (self.kind == "translate") != bool(self.source_component):
             return "source_component", "required for kind translate, and only for it"
         return None
-
-
-def _check_relative(name: str) -> None:
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"{name!r} must be a relative path inside the task folder")
 
 
 def corpus_tasks_dir() -> Path:

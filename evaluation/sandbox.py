@@ -218,17 +218,17 @@ def _prepare(root: Path, files: Mapping[str, str], entry: str, setup: str, env: 
     Path(env["OPSGRAFT_EVIDENCE_DIR"]).mkdir()
     _copy_bin(root / ".sandbox" / "bin")
     for name, content in files.items():
-        target = workdir / _safe_relative(name)
+        target = workdir / safe_relative(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
-    if not (workdir / _safe_relative(entry)).is_file():
+    if not (workdir / safe_relative(entry)).is_file():
         raise ValueError(f"entry {entry!r} is not among the files ({', '.join(sorted(files)) or 'none'})")
     if setup == "git-repo":
         _git_repo(root, env)
 
 
-def _safe_relative(name: str) -> str:
-    """Refuse file names that would land outside the workdir."""
+def safe_relative(name: str) -> str:
+    """``name`` as a relative POSIX path; ValueError for one that would land outside its folder."""
     path = PurePosixPath(name)
     if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
         raise ValueError(f"file name {name!r} must be a relative path inside the workdir")
