@@ -187,6 +187,7 @@ def _at_exit() -> None:
             _emit(
                 {
                     "event": "exit",
+                    "measure_s": round(_state["spent"] / 1e9, 4),
                     "opt": info["index"],
                     "steps": info["steps"],
                     "n_params": info["n_params"],
