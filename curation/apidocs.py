@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import os
 import re
 import signal
 import sys
@@ -278,7 +279,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def render_package(import_name: str, out: Path, version: str, max_modules: int, budget_s: float,
-                   import_timeout_s: int = 30) -> dict[str, Any]:
+                   import_timeout_s: int = 30, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Render index.html plus one page per importable module into ``out``; return a manifest."""
     warnings.simplefilter("ignore")
     started = time.monotonic()
@@ -290,13 +291,20 @@ def render_package(import_name: str, out: Path, version: str, max_modules: int, 
     use_alarm = hasattr(signal, "SIGALRM")
     if use_alarm:
         signal.signal(signal.SIGALRM, _alarm)
+    attempts = (out / "attempts.txt").open("a", encoding="utf-8")
     for modname in candidates:
+        if modname in skip:
+            skipped.append({"module": modname, "reason": "crashed the interpreter on import"})
+            continue
         if len(rendered) >= max_modules:
             skipped.append({"module": modname, "reason": "module cap"})
             continue
         if time.monotonic() - started > budget_s:
             skipped.append({"module": modname, "reason": "time budget"})
             continue
+        # Written before the import: if the import kills the process, the parent skips this module.
+        attempts.write(modname + "\n")
+        attempts.flush()
         try:
             if use_alarm:
                 signal.alarm(import_timeout_s)
@@ -333,6 +341,8 @@ def render_package(import_name: str, out: Path, version: str, max_modules: int, 
         "rendered": rendered, "skipped": skipped, "candidates": len(candidates),
         "elapsed_s": round(time.monotonic() - started, 2),
     }
+    attempts.close()
+    (out / "attempts.txt").unlink()
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 
@@ -345,14 +355,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default="")
     parser.add_argument("--max-modules", type=int, default=150)
     parser.add_argument("--budget-s", type=float, default=150.0)
+    parser.add_argument("--skip", default="", help="comma-separated modules not to import")
     args = parser.parse_args(argv)
     # Modules may print on import; keep stdout for nothing but our own last line.
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
-    manifest = render_package(args.import_name, args.out, args.version, args.max_modules, args.budget_s)
+    skip = frozenset(x for x in args.skip.split(",") if x)
+    manifest = render_package(args.import_name, args.out, args.version, args.max_modules, args.budget_s, skip=skip)
     real_stdout.write(json.dumps({"rendered": len(manifest["rendered"]), "skipped": len(manifest["skipped"])}) + "\n")
-    return 0
+    real_stdout.flush()
+    sys.stderr.flush()
+    # Some extension modules crash while the interpreter tears down (nncf does); the work is done.
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -177,19 +178,36 @@ def curate_package(name: str, *, summarize: str = DEFAULT_MODE, embed: str = "lo
                         backend, progress, report, extra)
 
 
-def render_docs(ref: PackageRef, out: Path, max_modules: int, budget_s: float) -> dict[str, Any]:
-    """Render the API pages in a child process, so imports of third-party code cannot hurt us."""
-    cmd = [sys.executable, "-m", "opsgraft.curation.apidocs", ref.import_name, str(out),
-           "--version", ref.version, "--max-modules", str(max_modules), "--budget-s", str(budget_s)]
-    env = {**__import__("os").environ, **offline_env()}
-    try:
-        proc = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=budget_s + 180)
-    except subprocess.TimeoutExpired:
-        raise CrawlError(f"rendering the docs of {ref.dist} took longer than {budget_s + 180:.0f}s") from None
+def render_docs(ref: PackageRef, out: Path, max_modules: int, budget_s: float, retries: int = 5) -> dict[str, Any]:
+    """Render the API pages in a child process, so imports of third-party code cannot hurt us.
+
+    A module whose import kills the child (a segfault in an extension) is skipped on a retry.
+    """
+    skip: list[str] = []
+    env = {**os.environ, **offline_env()}
     manifest_path = out / "manifest.json"
-    if proc.returncode != 0 or not manifest_path.exists():
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise CrawlError(f"rendering the docs of {ref.dist} failed: {tail[0][:200]}")
+    for _ in range(retries + 1):
+        cmd = [sys.executable, "-m", "opsgraft.curation.apidocs", ref.import_name, str(out),
+               "--version", ref.version, "--max-modules", str(max_modules), "--budget-s", str(budget_s),
+               "--skip", ",".join(skip)]
+        try:
+            proc = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=budget_s + 180)
+        except subprocess.TimeoutExpired:
+            raise CrawlError(f"rendering the docs of {ref.dist} took longer than {budget_s + 180:.0f}s") from None
+        if manifest_path.exists():
+            break
+        attempts = out / "attempts.txt"
+        last = attempts.read_text(encoding="utf-8").split() if attempts.exists() else []
+        if proc.returncode >= 0 or not last or last[-1] in skip:
+            tail = (proc.stderr or "").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+            raise CrawlError(f"rendering the docs of {ref.dist} failed: {tail[0][:200]}")
+        log.warning("importing %s killed the renderer (signal %d); skipping it", last[-1], -proc.returncode)
+        skip.append(last[-1])
+        for page in out.glob("*.html"):
+            page.unlink()
+        attempts.unlink()
+    else:
+        raise CrawlError(f"rendering the docs of {ref.dist} failed: too many modules crash on import")
     manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest_path.unlink()  # not a page
     if not manifest["rendered"]:

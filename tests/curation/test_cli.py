@@ -63,6 +63,7 @@ def make_tiny_package(root: Path) -> Path:
     (pkg / "tests" / "test_core.py").write_text('def test_x():\n    """HIDDEN_TEST_DOC"""\n')
     (pkg / "broken.py").write_text('raise ImportError("needs an extra that is not installed")\n')
     (pkg / "quits.py").write_text("import sys\nsys.exit(3)\n")
+    (pkg / "segfaults.py").write_text("import ctypes\nctypes.string_at(0)\n")  # kills the renderer
     dist = site / "tinyops-0.3.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyops\nVersion: 0.3.1\n")
