@@ -195,9 +195,14 @@ def evaluate(
     *,
     tasks_dir: Path | None = None,
     on_result: Callable[[SampleResult], None] | None = None,
+    known_tasks: Mapping[str, Task] | None = None,
 ) -> dict[str, Any]:
-    """Judge the candidates not yet in ``out_dir/results.jsonl``, append them, write and return the report."""
-    tasks = {tid: load_task(tid, tasks_dir) for tid in sorted({c.task_id for c in candidates})}
+    """Judge the candidates not yet in ``out_dir/results.jsonl``, append them, write and return the report.
+
+    Tasks come from ``known_tasks`` (e.g. the ad-hoc task of an adaptation record) or the corpus.
+    """
+    known = dict(known_tasks or {})
+    tasks = {tid: known.get(tid) or load_task(tid, tasks_dir) for tid in sorted({c.task_id for c in candidates})}
     check_ks(Counter(c.task_id for c in candidates), ks)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / RESULTS_FILE

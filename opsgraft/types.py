@@ -200,7 +200,7 @@ def _coerce(tp: Any, value: Any) -> Any:
             if arg is type(None):
                 continue
             return _coerce(arg, value)
-    if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
         return from_dict(tp, value)
     if origin is tuple:
         args = typing.get_args(tp)

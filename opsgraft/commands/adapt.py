@@ -96,9 +96,9 @@ def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> N
 
         g = a.generation
         rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"
-        status = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
+        state: str = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
         why = summarize_failure(a.result) if a.result else a.error
-        table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, status, why[:80])
+        table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, state, why[:80])
     console.print(table)
     click.echo(f"adapted: {paths['code']}")
     click.echo(f"diff:    {paths['diff']}")

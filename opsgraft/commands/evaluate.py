@@ -34,7 +34,8 @@ def sandbox_options(func: Any) -> Any:
     return func
 
 
-@click.command(help=f"""Judge GENERATIONS.jsonl (one Candidate per line) and report pass@k.
+@click.command(help=f"""Judge GENERATIONS.jsonl (one Candidate per line) or an adaptation record
+(X.opsgraft.json, written by adapt/translate) and report pass@k.
 
 Writes OUT/results.jsonl (one judged sample per line) and OUT/report.json (pass@k per task and
 averaged by functionality, component and framework). Re-running on the same OUT skips samples
@@ -57,8 +58,19 @@ def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, d
     from opsgraft.types import SampleResult
 
     ks = parse_ks(ks_text)
-    candidates = read_generations(generations)
-    out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl") + "-eval")
+    known_tasks = {}
+    if generations.name.endswith(".opsgraft.json"):
+        # An adaptation record: its own (possibly ad-hoc) task and the final candidates.
+        from opsgraft.adapters.records import load_record, record_candidates, record_task
+
+        record = load_record(generations)
+        task = record_task(record)
+        known_tasks[task.id] = task
+        candidates = record_candidates(record)
+    else:
+        candidates = read_generations(generations)
+    out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl").removesuffix(".opsgraft.json")
+                                           + "-eval")
     runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs)
     err = Console(stderr=True, highlight=False)
 
@@ -67,7 +79,8 @@ def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, d
         err.print(f"{result.status:8} {result.task_id} #{result.sample_index} "
                   f"({result.execution.wall_s:.1f} s) {reason[:100]}", markup=False)
 
-    report = run_evaluation(candidates, out, ks, runner, tasks_dir=corpus_dir, on_result=progress)
+    report = run_evaluation(candidates, out, ks, runner, tasks_dir=corpus_dir, on_result=progress,
+                            known_tasks=known_tasks)
     print_report(report)
     click.echo(f"wrote {out / 'results.jsonl'} and {out / 'report.json'}")
 

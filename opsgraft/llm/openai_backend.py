@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from opsgraft.errors import ConfigError
@@ -54,9 +55,8 @@ class OpenAIBackend:
 
     def _request(self, messages: Sequence[Message], n: int, params: dict[str, Any]) -> Any:
         self.requests += 1
-        return self._client.chat.completions.create(
-            model=self.model, messages=[{"role": m.role, "content": m.content} for m in messages], n=n, **params
-        )
+        chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        return self._client.chat.completions.create(model=self.model, messages=chat, n=n, **params)
 
     def generate(
         self,
@@ -75,8 +75,8 @@ class OpenAIBackend:
         while len(out) < n:
             want = n - len(out)
             t0 = time.perf_counter()
-            resp = with_retries(lambda want=want: self._request(messages, want, params),
-                                attempts=self.attempts, base_delay=self.base_delay)
+            resp: Any = with_retries(partial(self._request, messages, want, params),
+                                     attempts=self.attempts, base_delay=self.base_delay)
             wall = time.perf_counter() - t0
             usage = getattr(resp, "usage", None)
             prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0

@@ -1,7 +1,15 @@
 import json
 
 from opsgraft.types import (
-    Candidate, ExecutionResult, Generation, SampleResult, Task, Usage, Verdict, from_dict, to_dict,
+    Candidate,
+    ExecutionResult,
+    Generation,
+    SampleResult,
+    Task,
+    Usage,
+    Verdict,
+    from_dict,
+    to_dict,
 )
 
 
