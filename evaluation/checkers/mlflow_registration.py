@@ -18,7 +18,6 @@ from opsgraft.evaluation.checkers.mlflow_tracking import (
     open_client,
     store_path,
 )
-
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 
@@ -40,20 +39,29 @@ def _logged_model_count(client: Any, runs: list[Any]) -> int:
 
 
 def _artifact_present(client: Any, mv: Any) -> bool | None:
-    """Whether the version's model files exist on disk (None when it cannot be told)."""
+    """Whether the version's model files (an MLmodel) exist on disk; None when it cannot be told.
+
+    MLflow 3 points a version at its logged model (``models:/m-...``); older or hand-made
+    versions point at ``runs:/<run>/<path>`` or at a folder.
+    """
+    source = str(mv.source or "")
     model_id = getattr(mv, "model_id", None)
-    location = None
-    if model_id:
-        try:
+    if not model_id and source.startswith("models:/m-"):
+        model_id = source.removeprefix("models:/").split("/")[0]
+    location: str | None = None
+    try:
+        if model_id:
             location = client.get_logged_model(model_id).artifact_location
-        except Exception as exc:
-            log.debug("no logged model %s: %s", model_id, exc)
-    if location is None and mv.source and not str(mv.source).startswith(("models:/", "runs:/")):
-        location = mv.source
-    if not location:
+        elif source.startswith("runs:/"):
+            run_id, _, sub = source.removeprefix("runs:/").partition("/")
+            location = f"{client.get_run(run_id).info.artifact_uri}/{sub}"
+        elif source and "://" not in source.removeprefix("file://"):
+            location = source
+    except Exception as exc:  # an unknown model id or run: the run checks report it
+        log.debug("cannot locate the files of %s v%s: %s", mv.name, mv.version, exc)
+    if not location or "://" in location.removeprefix("file://"):
         return None
-    path = Path(str(location).removeprefix("file://"))
-    return (path / "MLmodel").is_file()
+    return (Path(location.removeprefix("file://")) / "MLmodel").is_file()
 
 
 @checkers.register(NAME)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsgraft.errors import OpsgraftError
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
 from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason
-
-from opsgraft.errors import OpsgraftError
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import opsgraft.evaluation.checkers  # noqa: F401  (registers the checkers)
 import pytest
+
+import opsgraft.evaluation.checkers  # noqa: F401  (registers the checkers)
 from opsgraft.evaluation.checkers.base import CheckContext
 from opsgraft.evaluation.checkers.mlflow_tracking import forbidden_imports
 from opsgraft.evaluation.checkers.wandb_run import read_run
-
 from opsgraft.registry import checkers
 from opsgraft.types import ExecutionResult, Task, Verdict
 
@@ -435,7 +435,6 @@ def test_wandb_fails_when_the_program_crashed(tmp_path: Path) -> None:
 def _judge(task_id: str, variant: str) -> Any:
     from opsgraft.evaluation.corpus import load_task, mutant_files, reference_files
     from opsgraft.evaluation.evaluator import judge
-
     from opsgraft.types import Candidate
 
     task = load_task(task_id)
