@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -72,6 +73,23 @@ def inline_prompt(
     return Prompt(messages=messages, template=template_name, docs=tuple(docs))
 
 
+_SANDBOX_PATH = re.compile(r"(/[^\s'\"]*)?/opsgraft-[^/\s'\"]+/work/")
+_TIMESTAMP = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s*", re.MULTILINE)
+_MEMORY_ADDR = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def clean_stderr(text: str, max_lines: int = 25) -> str:
+    """The stderr tail as the model should see it: no sandbox paths, timestamps or addresses.
+
+    Besides being shorter, this keeps repair prompts identical between runs, so recorded
+    answers replay.
+    """
+    text = _SANDBOX_PATH.sub("", text)
+    text = _TIMESTAMP.sub("", text)
+    text = _MEMORY_ADDR.sub("0x…", text)
+    return "\n".join(text.strip().splitlines()[-max_lines:])
+
+
 def repair_prompt(
     spec: AdapterSpec,
     filename: str,
@@ -84,7 +102,7 @@ def repair_prompt(
     docs: Sequence[RetrievedDoc] = (),
 ) -> Prompt:
     """The next round's prompt: current code, the checker's reasons, stderr and the round log."""
-    stderr = "\n".join(stderr_tail.strip().splitlines()[-25:]) or "(empty)"
+    stderr = clean_stderr(stderr_tail) or "(empty)"
     user = fill(
         "repair_user.md",
         filename=filename,

@@ -49,6 +49,8 @@ class Workflow:
     timeout_s: float = 300.0
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
+    _backend: Backend | None = field(default=None, repr=False)
+    _max_tokens: int = field(default=2048, repr=False)
 
     def __post_init__(self) -> None:
         if self.task is None:
@@ -75,13 +77,30 @@ class Workflow:
         )
         return list(retrieve(strategy, request, backend=backend))
 
-    def build_prompt(self, source: str) -> Prompt:
+    def build_prompt(self, source: str, docs: list[RetrievedDoc] | None = None) -> Prompt:
         """The first prompt of the chosen mode."""
         assert self.task is not None
         guide = guide_text(self.spec.guide) if self.mode == "docprompt" and self.spec.guide else ""
         template = "translate_user.md" if self.spec.kind == "translate" else "inline_user.md"
         return prompting.inline_prompt(self.spec, self.task.entry, source, instruction=self.task.instruction,
-                                       docs=self.docs, guide=guide, template_name=template)
+                                       docs=self.docs if docs is None else docs, guide=guide,
+                                       template_name=template)
+
+    def fit_docs(self, backend: Backend, max_tokens: int) -> int:
+        """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.
+
+        Counted with the backend's own tokenizer (the model's for local, tiktoken for OpenAI).
+        """
+        dropped = 0
+        while self.docs:
+            used = backend.count_tokens(self.build_prompt(self.source).messages)
+            if used + max_tokens <= backend.context_window:
+                break
+            self.docs.pop()
+            dropped += 1
+        if dropped:
+            log.info("dropped %d retrieved doc(s) to fit the context window", dropped)
+        return dropped
 
     def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
         """The repair prompt for a failed attempt (falls back to the input if it had no code)."""
@@ -96,8 +115,16 @@ class Workflow:
         if attempt.candidate is None:
             reasons.insert(0, "the last answer held no Python code block")
         stderr = result.execution.stderr_tail if result else ""
-        return prompting.repair_prompt(self.spec, self.task.entry, code, reasons, stderr, log_lines,
-                                       instruction=self.task.instruction, docs=self.docs)
+        # Repair prompts carry more than the first one; they get the docs that still fit.
+        docs = list(self.docs)
+        while True:
+            prompt = prompting.repair_prompt(self.spec, self.task.entry, code, reasons, stderr, log_lines,
+                                             instruction=self.task.instruction, docs=docs)
+            if not docs or self._backend is None or (
+                self._backend.count_tokens(prompt.messages) + self._max_tokens <= self._backend.context_window
+            ):
+                return prompt
+            docs.pop()
 
     def judge(self, task: Task, candidate: Candidate) -> SampleResult:
         """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""
@@ -113,6 +140,8 @@ class Workflow:
         if on_event and (self.mode == "rag" or self.strategy):
             on_event("retrieve", {"strategy": self.strategy or "target-search"})
         self.docs = self.retrieve_docs(backend)
+        self._backend, self._max_tokens = backend, max_tokens
+        self.fit_docs(backend, max_tokens)
         options = pipeline.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                         repair=repair, run=run, device=self.device, timeout_s=self.timeout_s)
         adapt_run = pipeline.run_adaptation(

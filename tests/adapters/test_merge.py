@@ -53,3 +53,17 @@ def main():
 def test_whole_file_answers_are_untouched():
     assert not is_partial(ORIGINAL)
     assert merge_partial(ORIGINAL, ORIGINAL) == ORIGINAL
+
+
+def test_stderr_is_cleaned_for_the_repair_prompt():
+    from opsgraft.adapters.prompting import clean_stderr
+
+    raw = (
+        "2026/11/23 17:55:01 INFO mlflow.store.db.utils: Creating initial MLflow database tables...\n"
+        'Traceback (most recent call last):\n  File "/tmp/opsgraft-user_train.py-0-abc123/work/train.py", line 3\n'
+        "ValueError: <object at 0x7f14a9365450>\n"
+    )
+    out = clean_stderr(raw)
+    assert out.splitlines()[0] == "INFO mlflow.store.db.utils: Creating initial MLflow database tables..."
+    assert 'File "train.py", line 3' in out
+    assert "0x7f14" not in out and "opsgraft-user" not in out
