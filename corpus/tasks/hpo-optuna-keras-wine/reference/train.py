@@ -39,7 +39,7 @@ def objective(trial: optuna.Trial) -> float:
         learning_rate=trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True),
         units=trial.suggest_int("units", 8, 128),
     )
-    model.fit(X_tr, y_tr, epochs=10, batch_size=16, verbose=0)
+    model.fit(X_tr, y_tr, epochs=5, batch_size=16, verbose=0)
     return model.evaluate(X_va, y_va, verbose=0)[1]
 
 
