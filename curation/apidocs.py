@@ -279,7 +279,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def render_package(import_name: str, out: Path, version: str, max_modules: int, budget_s: float,
-                   import_timeout_s: int = 30, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+                   import_timeout_s: int = 90, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Render index.html plus one page per importable module into ``out``; return a manifest."""
     warnings.simplefilter("ignore")
     started = time.monotonic()
@@ -306,7 +306,8 @@ def render_package(import_name: str, out: Path, version: str, max_modules: int, 
         attempts.write(modname + "\n")
         attempts.flush()
         try:
-            if use_alarm:
+            # The root import (torch, mlflow...) may take minutes on a busy machine and is never cut.
+            if use_alarm and modname != import_name:
                 signal.alarm(import_timeout_s)
             module = importlib.import_module(modname)
         except (Exception, SystemExit, _Timeout) as exc:  # a broken submodule is skipped, never fatal
