@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 SKIP_PARTS = {
     "test", "tests", "testing", "conftest", "vendor", "vendored", "third_party", "thirdparty",
     "externals", "extern", "examples", "example", "benchmarks", "benchmark", "docs", "setup",
