@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from opsgraft.evaluation.checkers._evidence import read_jsonl, run_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 

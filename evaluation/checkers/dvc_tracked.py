@@ -18,9 +18,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+
 from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 

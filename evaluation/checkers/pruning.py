@@ -14,7 +14,6 @@ from typing import Any
 
 from opsgraft.evaluation.checkers._evidence import read_jsonl, run_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 

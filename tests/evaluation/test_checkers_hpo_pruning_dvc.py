@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from opsgraft.evaluation.checkers.ablation import check_ablation
 from opsgraft.evaluation.checkers.base import CheckContext
 from opsgraft.evaluation.checkers.dvc_tracked import check_dvc_tracked, object_path
 from opsgraft.evaluation.checkers.optuna_study import check_optuna_study, names_match
 from opsgraft.evaluation.checkers.pruning import check_pruning
-
 from opsgraft.types import ExecutionResult, Task
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -516,7 +516,6 @@ def test_torch_hook_sees_nncf_masks(tmp_path: Path) -> None:
 def judge_variant(task_id: str, variant: str):  # type: ignore[no-untyped-def]
     from opsgraft.evaluation.corpus import load_task, mutant_files, reference_files
     from opsgraft.evaluation.evaluator import judge
-
     from opsgraft.types import Candidate
 
     task = load_task(task_id)
