@@ -24,12 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from opsgraft.config import apply_offline_env, offline_env
 from opsgraft.evaluation import sandbox
 from opsgraft.evaluation.corpus import input_files, load_corpus, load_task_dir, reference_files
 from opsgraft.evaluation.evaluator import Job
 from opsgraft.evaluation.executors import LocalExecutor
-
-from opsgraft.config import apply_offline_env, offline_env
 from opsgraft.types import Candidate, Task
 
 BUILTIN_SCRIPT = """

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from opsgraft.evaluation.sandbox import safe_relative
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from opsgraft.errors import ConfigError, UnknownComponentError
+from opsgraft.evaluation.sandbox import safe_relative
 from opsgraft.types import Task
 
 TASK_FILE = "task.yaml"

@@ -20,12 +20,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from opsgraft.errors import InputError, UnknownComponentError
 from opsgraft.evaluation import sandbox
 from opsgraft.evaluation.checkers.base import CheckContext
 from opsgraft.evaluation.corpus import input_files, load_task
 from opsgraft.evaluation.passk import check_ks, summarize
-
-from opsgraft.errors import InputError, UnknownComponentError
 from opsgraft.types import Candidate, SampleResult, Status, Task, Verdict, from_dict, to_dict
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,6 @@ def judge(
 def get_checker(name: str) -> Callable[..., Verdict]:
     """A registered checker, or one named by import path ``"package.module:function"``."""
     import opsgraft.evaluation.checkers  # noqa: F401  (each checker module registers itself)
-
     from opsgraft.registry import checkers
 
     if ":" in name and name not in checkers:

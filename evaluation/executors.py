@@ -16,9 +16,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from opsgraft.evaluation.evaluator import Job, Runner, judge
-
 from opsgraft.errors import ConfigError
+from opsgraft.evaluation.evaluator import Job, Runner, judge
 from opsgraft.types import SampleResult
 
 log = logging.getLogger(__name__)

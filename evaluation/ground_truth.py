@@ -8,7 +8,6 @@ that does not pass.
 from __future__ import annotations
 
 from opsgraft.evaluation.corpus import mutant_files, reference_files
-
 from opsgraft.types import Candidate, SampleResult, Task
 
 INPUT = "input"

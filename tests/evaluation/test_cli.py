@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from opsgraft.evaluation import corpus as corpus_module
 
+from opsgraft.evaluation import corpus as corpus_module
 from opsgraft.types import Candidate, to_dict
 
 from .conftest import MUTANTS, REFERENCE

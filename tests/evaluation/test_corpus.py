@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from opsgraft.errors import ConfigError, UnknownComponentError
 from opsgraft.evaluation import corpus
 from opsgraft.evaluation.corpus import (
     corpus_tasks_dir,
@@ -17,8 +19,6 @@ from opsgraft.evaluation.corpus import (
     mutant_files,
     reference_files,
 )
-
-from opsgraft.errors import ConfigError, UnknownComponentError
 
 
 def test_corpus_dir_is_the_package_data_folder() -> None:

@@ -7,6 +7,7 @@ Real training in the sandbox, so ``slow``: ``pytest -m slow tests/evaluation/tes
 from __future__ import annotations
 
 import pytest
+
 from opsgraft.evaluation.corpus import load_corpus
 from opsgraft.evaluation.evaluator import judge
 from opsgraft.evaluation.ground_truth import (

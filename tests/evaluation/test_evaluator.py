@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pytest
+
+from opsgraft.errors import ConfigError, InputError, UnknownComponentError
 from opsgraft.evaluation.corpus import load_task_dir, mutant_files, reference_files
 from opsgraft.evaluation.evaluator import (
     RESULTS_FILE,
@@ -17,8 +19,6 @@ from opsgraft.evaluation.evaluator import (
     read_results,
 )
 from opsgraft.evaluation.executors import LocalExecutor
-
-from opsgraft.errors import ConfigError, InputError, UnknownComponentError
 from opsgraft.types import Candidate, SampleResult, to_dict
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from opsgraft.errors import ConfigError
 from opsgraft.evaluation.corpus import load_task_dir, reference_files
 from opsgraft.evaluation.evaluator import Job
 from opsgraft.evaluation.executors import LocalExecutor, RayExecutor, detect_gpus, make_runner, resolve_device
-
-from opsgraft.errors import ConfigError
 from opsgraft.types import Candidate
 
 # Prints the GPU it was given and when it held it; writes "ok" so the checker passes.

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from opsgraft.evaluation.sandbox import hooks_dir
 
 HOOK = '''

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from opsgraft.evaluation.passk import check_ks, parse_ks, pass_at_k, summarize
 
 from opsgraft.errors import ConfigError
+from opsgraft.evaluation.passk import check_ks, parse_ks, pass_at_k, summarize
 from opsgraft.types import ExecutionResult, SampleResult, Task
 
 

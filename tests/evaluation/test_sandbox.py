@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from opsgraft.evaluation import sandbox
-from opsgraft.evaluation.sandbox import hooks_dir, run_program
 
 from opsgraft.config import offline_env
+from opsgraft.evaluation import sandbox
+from opsgraft.evaluation.sandbox import hooks_dir, run_program
 
 
 def _alive(pid: int, grace_s: float = 5.0) -> bool:
