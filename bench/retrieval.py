@@ -33,9 +33,8 @@ def main() -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     apply_offline_env()
-    from opsgraft.retrieval import RetrievalRequest, retrieve
-
     from opsgraft.errors import StoreError
+    from opsgraft.retrieval import RetrievalRequest, retrieve
 
     data = yaml.safe_load(resources.files("opsgraft.corpus").joinpath("retrieval_set.yaml").read_text())
     by_store: dict[str, list[dict]] = defaultdict(list)

@@ -14,6 +14,7 @@ from importlib import metadata as im
 from pathlib import Path
 from typing import Any
 
+from opsgraft.config import cache_dir, offline_env
 from opsgraft.curation.apidocs import RENDERER_VERSION
 from opsgraft.curation.chunker import Chunker
 from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, Progress
@@ -28,8 +29,6 @@ from opsgraft.curation.store import (
     store_key,
 )
 from opsgraft.curation.summarize import DEFAULT_MODE, MODES, Summarizer
-
-from opsgraft.config import cache_dir, offline_env
 from opsgraft.errors import ConfigError, CrawlError
 from opsgraft.llm.base import Backend
 from opsgraft.types import RawPage

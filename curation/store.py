@@ -17,10 +17,9 @@ from importlib import metadata as im
 from pathlib import Path
 from typing import Any
 
+from opsgraft.config import stores_dir
 from opsgraft.curation.chunker import embed_text
 from opsgraft.curation.embed import ChromaEmbedding, Embedder
-
-from opsgraft.config import stores_dir
 from opsgraft.errors import StoreError
 from opsgraft.types import Chunk
 

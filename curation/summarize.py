@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from opsgraft.curation import summarize_prompts as prompts
-
 from opsgraft.config import cache_dir
+from opsgraft.curation import summarize_prompts as prompts
 from opsgraft.llm.base import Backend
 from opsgraft.types import Chunk, Message
 

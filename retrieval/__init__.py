@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from opsgraft.registry import retrievers
 
 if TYPE_CHECKING:
-    from opsgraft.retrieval.strategies import RetrievalRequest, Strategy
-
     from opsgraft.llm.base import Backend
+    from opsgraft.retrieval.strategies import RetrievalRequest, Strategy
     from opsgraft.types import RetrievedDoc
 
 STRATEGIES = ("docs-search", "llm-search", "llm-docs-search", "target-search")

@@ -9,10 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from opsgraft.config import stores_dir
 from opsgraft.curation.embed import Embedder, get_embedder
 from opsgraft.curation.store import StoreInfo, Stores
-
-from opsgraft.config import stores_dir
 from opsgraft.errors import StoreError
 from opsgraft.types import RetrievedDoc
 

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opsgraft.curation.store import import_names_of
-from opsgraft.retrieval import prompts
-from opsgraft.retrieval.index import searcher
-from opsgraft.retrieval.trace import write_trace
-
 from opsgraft.errors import ConfigError
 from opsgraft.llm.base import Backend
 from opsgraft.registry import retrievers
+from opsgraft.retrieval import prompts
+from opsgraft.retrieval.index import searcher
+from opsgraft.retrieval.trace import write_trace
 from opsgraft.types import Chunk, Message, RetrievedDoc, to_dict
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from opsgraft.curation.serve import serve_dir
 
 NOISE = ("NAVNOISE", "HEADERNOISE", "SIDEBARNOISE", "FOOTERNOISE", "BREADCRUMBNOISE", "ROLENAVNOISE")

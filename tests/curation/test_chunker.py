@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from opsgraft.curation.chunker import Chunker, chunk_id, sections
 
+from opsgraft.curation.chunker import Chunker, chunk_id, sections
 from opsgraft.types import RawPage
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, in_scope, scope_of
 
+from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, in_scope, scope_of
 from opsgraft.errors import CrawlError
 
 from .conftest import N_TOPICS, NOISE, topic_code

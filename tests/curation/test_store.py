@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from opsgraft.curation.chunker import chunk_id
 from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores, collection_name, installed_version
-
 from opsgraft.errors import StoreError
 from opsgraft.types import Chunk
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from opsgraft.curation.chunker import chunk_id
 from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores
-
 from opsgraft.types import Chunk
 
 GIT_DOCS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from opsgraft.curation.pipeline import curate_package
 from opsgraft.curation.store import Stores
 from opsgraft.retrieval import RetrievalRequest, retrieve

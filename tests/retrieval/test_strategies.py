@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from opsgraft.curation.summarize import Summarizer
+from opsgraft.errors import ConfigError, StoreError, UnknownComponentError
+from opsgraft.llm.scripted import ScriptedBackend
 from opsgraft.retrieval import RetrievalRequest, retrieve
 from opsgraft.retrieval.index import searcher
 from opsgraft.retrieval.strategies import code_sketch, source_queries
 from opsgraft.retrieval.trace import read_trace
-
-from opsgraft.errors import ConfigError, StoreError, UnknownComponentError
-from opsgraft.llm.scripted import ScriptedBackend
 
 from .conftest import GIT_SCRIPT
 
