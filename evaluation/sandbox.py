@@ -114,6 +114,10 @@ def sandbox_env(
             "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db",
             "WANDB_DIR": str(workdir),
             "DVC_SITE_CACHE_DIR": str(root / "tmp" / "dvc-site-cache"),  # default is /var/tmp/dvc
+            # torch writes its cache path into os.environ once used, so a parent that ran torch
+            # (a test run, a notebook) would hand /tmp/torchinductor_<user> down: keep it here.
+            "TORCHINDUCTOR_CACHE_DIR": str(root / "tmp" / "torchinductor"),
+            "TRITON_CACHE_DIR": str(root / "tmp" / "triton"),
             "OPSGRAFT_EVIDENCE_DIR": str(workdir / ".opsgraft"),
             "OPSGRAFT_SANDBOX_ROOT": str(root),
             "OPSGRAFT_DEVICE": "cuda" if device == "cuda" else "cpu",
