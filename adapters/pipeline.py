@@ -14,6 +14,7 @@ from typing import Any
 
 from opsgraft.adapters import analysis
 from opsgraft.adapters.merge import is_partial, merge_partial
+from opsgraft.adapters.postprocess import complete
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
 from opsgraft.errors import InputError, NoCodeError
@@ -23,6 +24,7 @@ from opsgraft.types import Candidate, Generation, Prompt, SampleResult, Task, to
 log = logging.getLogger(__name__)
 EventFn = Callable[[str, dict[str, Any]], None]
 PromptBuilder = Callable[[str], Prompt]  # source code -> prompt
+REPEAT_TEMPERATURE = 0.8  # a repair answer that repeats tried code is sampled again at this temperature
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,9 @@ class Attempt:
     prompt: Prompt
     generation: Generation
     candidate: Candidate | None
-    error: str = ""
+    error: str = ""  # why there is no candidate
     result: SampleResult | None = None
+    notes: str = ""  # what merging and post-processing did to the answer's code
 
     @property
     def passed(self) -> bool:
@@ -105,7 +108,7 @@ class AdaptRun:
                     "round": a.round, "sample": a.sample, "prompt": to_dict(a.prompt),
                     "generation": to_dict(a.generation),
                     "candidate": to_dict(a.candidate) if a.candidate else None,
-                    "error": a.error, "result": to_dict(a.result) if a.result else None,
+                    "error": a.error, "notes": a.notes, "result": to_dict(a.result) if a.result else None,
                 }
                 for a in self.attempts
             ],
@@ -141,16 +144,22 @@ def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
 
 
 def _candidate(task: Task, gen: Generation, sample: int, round_: int, base: str) -> tuple[Candidate | None, str]:
-    """The answer's code as a candidate; a marked partial answer is merged into ``base`` first."""
+    """The answer's code as a candidate (and notes), or None and why.
+
+    A marked partial answer is merged into ``base`` first; then dropped imports and a dropped main
+    block are put back (adapters/postprocess.py).
+    """
     try:
         code = extract_code(gen.text)
     except NoCodeError as exc:
         return None, str(exc)
-    note = ""
+    notes = []
     if is_partial(code):
         code = merge_partial(base, code)
-        note = "partial answer merged into the original"
-    return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), note
+        notes.append("partial answer merged into the original")
+    code, fixes = complete(code, base)
+    notes += fixes
+    return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), "; ".join(notes)
 
 
 def run_adaptation(
@@ -179,8 +188,8 @@ def run_adaptation(
                             max_tokens=options.max_tokens, seed=options.seed)
     run.timings["generate_s"] = time.perf_counter() - t0
     for i, gen in enumerate(gens):
-        cand, err = _candidate(task, gen, i, 0, source)
-        run.attempts.append(Attempt(0, i, prompt, gen, cand, err))
+        cand, msg = _candidate(task, gen, i, 0, source)
+        run.attempts.append(Attempt(0, i, prompt, gen, cand, "" if cand else msg, notes=msg if cand else ""))
     if all(a.candidate is None for a in run.attempts):
         run.status = "no-code"
         raise NoCodeError(f"the LLM answer holds no code ({run.attempts[0].error})")
@@ -204,8 +213,23 @@ def run_adaptation(
             run.timings["generate_s"] += time.perf_counter() - t1
             gen = replace(gen, index=prev.sample)
             base = prev.candidate.files[task.entry] if prev.candidate else source
-            cand, err = _candidate(task, gen, prev.sample, round_, base)
-            run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, err))
+            cand, msg = _candidate(task, gen, prev.sample, round_, base)
+            tried = {a.candidate.files[task.entry] for a in run.attempts if a.sample == prev.sample and a.candidate}
+            if cand is not None and cand.files[task.entry] in tried:
+                # The same code would fail the same way: sample once more, hotter, before spending a run on it.
+                hot = max(REPEAT_TEMPERATURE, options.temperature)
+                emit("resample", {"round": round_, "sample": prev.sample, "temperature": hot})
+                t1 = time.perf_counter()
+                gen = backend.generate(repair_prompt.messages, n=1, temperature=hot, max_tokens=options.max_tokens,
+                                       seed=options.seed + 1000 * round_ + prev.sample)[0]
+                run.timings["generate_s"] += time.perf_counter() - t1
+                gen = replace(gen, index=prev.sample)
+                cand, msg = _candidate(task, gen, prev.sample, round_, base)
+                msg = "; ".join(filter(None, [f"the first answer repeated earlier code; resampled at temperature {hot}",
+                                              msg if cand else ""])) if cand else msg
+                logs[prev.sample].append(f"round {round_}: the answer repeated an earlier round's code")
+            run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, "" if cand else msg,
+                                        notes=msg if cand else ""))
         _judge_round(run, round_, judge, logs, emit)
     run.timings["total_s"] = time.perf_counter() - t_start
     return run

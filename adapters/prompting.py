@@ -8,6 +8,7 @@ from functools import lru_cache
 from importlib import resources
 from string import Template
 
+from opsgraft.adapters.hints import repair_hints
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.types import Message, Prompt, RetrievedDoc
 
@@ -101,7 +102,7 @@ def repair_prompt(
     instruction: str | None = None,
     docs: Sequence[RetrievedDoc] = (),
 ) -> Prompt:
-    """The next round's prompt: current code, the checker's reasons, stderr and the round log."""
+    """The next round's prompt: current code, the checker's reasons, stderr, likely fixes and the round log."""
     stderr = clean_stderr(stderr_tail) or "(empty)"
     user = fill(
         "repair_user.md",
@@ -110,6 +111,7 @@ def repair_prompt(
         reasons="\n".join(f"- {r}" for r in reasons) or "- the program failed",
         stderr=stderr,
         log="\n".join(f"- {ln}" for ln in log_lines) or "- (first repair)",
+        hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail)) or "- read the error above and fix its cause",
         environment=fill("environment.md", filename=filename),
         component=spec.component,
         notes=template(spec.notes).strip(),

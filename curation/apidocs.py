@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RENDERER_VERSION = "3"
+RENDERER_VERSION = "4"
 SKIP_PARTS = {
     "test", "tests", "testing", "conftest", "vendor", "vendored", "third_party", "thirdparty",
     "externals", "extern", "examples", "example", "benchmarks", "benchmark", "docs", "setup",
@@ -263,6 +263,109 @@ def render_module(module: ModuleType, root: str, seen: set[int], is_package: boo
     return "\n".join(body), count
 
 
+# -- command-line reference ---------------------------------------------------------------------
+PARSER_FACTORIES = ("get_main_parser", "get_parser", "build_parser", "create_parser", "make_parser")
+MAX_CLI_PAGES = 120
+
+
+def _argparse_pages(prog: str, parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
+    """(command, help text) for every subcommand, depth first, the root first."""
+    yield prog, parser.format_help()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if sub.prog.split()[-1] != name:  # an alias (dvc exp / experiments): once is enough
+                    continue
+                yield from _argparse_pages(f"{prog} {name}", sub)
+
+
+def _click_pages(prog: str, command: Any) -> Iterator[tuple[str, str]]:
+    import click
+
+    with click.Context(command, info_name=prog) as ctx:
+        yield prog, command.get_help(ctx)
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        if not getattr(sub, "hidden", False):
+            yield from _click_pages(f"{prog} {name}", sub)
+
+
+def _find_parser(target: Any) -> argparse.ArgumentParser | None:
+    """An argparse parser behind a console-script function: a known factory in its module or .parser."""
+    modname = getattr(target, "__module__", "") or ""
+    for name in (modname, f"{modname}.parser"):
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            continue
+        for factory in PARSER_FACTORIES:
+            fn = getattr(module, factory, None)
+            if callable(fn):
+                try:
+                    parser = fn()
+                except Exception:
+                    continue
+                if isinstance(parser, argparse.ArgumentParser):
+                    return parser
+    return None
+
+
+def cli_commands(import_name: str) -> list[tuple[str, str]]:
+    """(command, help) for the console scripts of the distribution that provides ``import_name``."""
+    import importlib.metadata as md
+
+    out: list[tuple[str, str]] = []
+    for dist_name in md.packages_distributions().get(import_name, []):
+        try:
+            scripts = [e for e in md.distribution(dist_name).entry_points if e.group == "console_scripts"]
+        except md.PackageNotFoundError:
+            continue
+        for ep in scripts:
+            if not ep.value.startswith(import_name + ".") and ep.value.split(":")[0] != import_name:
+                continue
+            try:
+                target = ep.load()
+            except Exception:
+                continue
+            if hasattr(target, "get_help") and hasattr(target, "make_context"):  # click
+                out.extend(_click_pages(ep.name, target))
+            elif (parser := _find_parser(target)) is not None:
+                out.extend(_argparse_pages(ep.name, parser))
+            if out:
+                return out  # one script per package (wandb ships the same CLI as `wandb` and `wb`)
+    return out
+
+
+def render_cli(import_name: str, out: Path, version: str) -> list[dict[str, Any]]:
+    """One page per top-level command (its subcommands as sections); the manifest entries."""
+    commands = cli_commands(import_name)
+    if not commands:
+        return []
+    root = commands[0][0]
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name, help_text in commands[1:]:
+        top = " ".join(name.split()[:2])
+        groups.setdefault(top, []).append((name, help_text))
+    rendered = []
+    for top, entries in list(groups.items())[:MAX_CLI_PAGES]:
+        parts = []
+        for name, help_text in entries:
+            argv = ", ".join(f'"{w}"' for w in name.split())
+            parts.append(
+                f"<h{2 if name != top else 1}>{html.escape(name)}</h{2 if name != top else 1}>"
+                f"<p>Command line <code>{html.escape(name)}</code>; from Python: "
+                f"<code>subprocess.run([{html.escape(argv)}, ...], check=True)</code>.</p>"
+                f"<pre><code>{html.escape(help_text.strip())}</code></pre>"
+            )
+        slug = "cli-" + re.sub(r"[^A-Za-z0-9]+", "-", top).strip("-")
+        nav = f'<a href="index.html">{html.escape(import_name)} {html.escape(version)} API</a>'
+        (out / f"{slug}.html").write_text(page(f"{top} — {root} {version} command line", nav, "".join(parts)),
+                                          encoding="utf-8")
+        first = entries[0][1].strip().split("\n\n")
+        summary = next((b for b in first if not b.startswith("usage:")), "").replace("\n", " ")[:200]
+        rendered.append({"module": slug, "objects": len(entries), "summary": f"command line: {top}. {summary}"})
+    return rendered
+
+
 def page(title: str, nav: str, body: str) -> str:
     """A complete HTML page with a navigation bar the crawler drops."""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -330,6 +433,10 @@ def render_package(import_name: str, out: Path, version: str, max_modules: int, 
         (out / f"{modname}.html").write_text(page(f"{modname} — {import_name} {version} API", nav, body), encoding="utf-8")
         summary = (inspect.getdoc(module) or "").strip().split("\n\n")[0].replace("\n", " ")[:200]
         rendered.append({"module": modname, "objects": count, "summary": summary})
+    try:
+        rendered += render_cli(import_name, out, version)
+    except Exception as exc:  # a CLI that cannot be rendered costs its pages, not the package's
+        skipped.append({"module": f"{import_name} command line", "reason": f"{type(exc).__name__}: {exc}"[:200]})
     items = "\n".join(
         f'<li><a href="{html.escape(m["module"])}.html">{html.escape(m["module"])}</a> {html.escape(m["summary"])}</li>'
         for m in rendered

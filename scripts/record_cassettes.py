@@ -6,6 +6,7 @@ cassette lines (tests/adapters/cassettes/real_model.jsonl) and, per case, the re
 the recorded verdicts (tests/adapters/cassettes/cases.json).
 
 Run: .venv/bin/python scripts/record_cassettes.py [CASE_ID ...]   (ids: see CASES)
+     .venv/bin/python scripts/record_cassettes.py --rejudge [CASE_ID ...]   (recorded cases, no model)
 """
 
 from __future__ import annotations
@@ -43,13 +44,16 @@ CASES["registration:mlflow/zero-shot+repair"] = {
 }
 
 
-def record(case_id: str, backend: object) -> dict[str, object]:
-    """Run one case for real and return what the replay test checks."""
+def record(case_id: str, backend: object, docs: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """Run one case for real (with the given recorded docs, if any) and return what the replay test checks."""
     from opsgraft.adapters.workflow import corpus_workflow
-    from opsgraft.types import to_dict
+    from opsgraft.types import RetrievedDoc, from_dict, to_dict
 
     case = CASES[case_id]
     flow = corpus_workflow(str(case["task"]), mode=str(case["mode"]), strategy=str(case["strategy"]))
+    if docs is not None:
+        recorded = [from_dict(RetrievedDoc, d) for d in docs]
+        flow.retrieve_docs = lambda backend: recorded  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as out:
         result = flow.execute(backend, n=1, run=True, repair=int(case["repair"]), out_dir=Path(out))  # type: ignore[arg-type]
     attempts = result.run.attempts
@@ -64,19 +68,26 @@ def record(case_id: str, backend: object) -> dict[str, object]:
 
 def main(ids: list[str]) -> None:
     apply_offline_env()
-    from opsgraft.llm.local import LocalBackend
     from opsgraft.llm.replay import ReplayBackend
 
+    rejudge = "--rejudge" in ids
+    ids = [i for i in ids if i != "--rejudge"]
     unknown = [i for i in ids if i not in CASES]
     if unknown:
         sys.exit(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
-    recorder = ReplayBackend(CASSETTE, strict=False, inner=LocalBackend())
     cases = json.loads(CASES_FILE.read_text()) if CASES_FILE.exists() else {}
-    for case_id in ids or list(CASES):
-        if case_id in cases:
-            continue
+    from opsgraft.llm.local import LocalBackend
+
+    recorder = ReplayBackend(CASSETTE, strict=False, inner=LocalBackend())
+    if rejudge:
+        # Replay the recorded answers (and the docs they saw) through today's pipeline: extraction,
+        # post-processing, sandbox. Only prompts that changed since (repair rounds) reach the model.
+        todo = [i for i in ids or list(CASES) if i in cases]
+    else:
+        todo = [i for i in ids or list(CASES) if i not in cases]
+    for case_id in todo:
         try:
-            cases[case_id] = record(case_id, recorder)
+            cases[case_id] = record(case_id, recorder, cases[case_id]["docs"] if rejudge else None)
         except Exception as exc:  # e.g. a missing store for rag: record the others
             print(f"{case_id}: not recorded: {exc}", flush=True)
             continue

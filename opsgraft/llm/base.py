@@ -29,8 +29,13 @@ class Backend(Protocol):
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
-        """Return ``n`` sampled answers to ``messages``."""
+        """Return samples ``first_index .. first_index+n-1`` of ``messages``.
+
+        A sample's index fixes its randomness (seed + index where a backend can seed), so asking
+        for samples 1..2 later gives what samples 1..2 of one n=3 call would have been.
+        """
         ...
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
@@ -55,6 +60,17 @@ def request_key(model: str, messages: Sequence[Message], params: dict[str, Any],
         "index": index,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def index_runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted sample indices as (first, count) runs: [1, 2, 4] -> [(1, 2), (4, 1)]."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if runs and runs[-1][0] + runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
 
 
 def sample_params(temperature: float, max_tokens: int, seed: int | None) -> dict[str, Any]:

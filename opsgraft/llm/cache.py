@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from opsgraft.llm.base import Backend, request_key, sample_params
+from opsgraft.llm.base import Backend, index_runs, request_key, sample_params
 from opsgraft.types import Generation, Message, from_dict, to_dict
 
 
@@ -41,11 +41,11 @@ class ResponseStore:
 
 
 def lookup(
-    store: ResponseStore, model: str, messages: Sequence[Message], params: dict[str, object], n: int
-) -> tuple[list[str], dict[int, Generation]]:
-    """Keys for samples 0..n-1 and the ones already stored."""
-    keys = [request_key(model, messages, params, i) for i in range(n)]
-    found = {i: g for i, k in enumerate(keys) if (g := store.get(k)) is not None}
+    store: ResponseStore, model: str, messages: Sequence[Message], params: dict[str, object], indices: range
+) -> tuple[dict[int, str], dict[int, Generation]]:
+    """Keys for the sample indices and the samples already stored."""
+    keys = {i: request_key(model, messages, params, i) for i in indices}
+    found = {i: g for i, k in keys.items() if (g := store.get(k)) is not None}
     return keys, found
 
 
@@ -72,21 +72,22 @@ class CachedBackend:
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
         """Cached samples first; one call to the wrapped backend for the rest."""
         params = sample_params(temperature, max_tokens, seed)
-        keys, found = lookup(self.store, self.model, messages, params, n)
+        wanted = range(first_index, first_index + n)
+        keys, found = lookup(self.store, self.model, messages, params, wanted)
         out = {i: replace(g, cached=True) for i, g in found.items()}
-        missing = [i for i in range(n) if i not in found]
+        missing = [i for i in wanted if i not in found]
         self.hits += len(found)
         self.misses += len(missing)
-        if missing:
-            fresh = self.inner.generate(
-                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens, seed=seed
-            )
-            request = {"model": self.model, "messages": [to_dict(m) for m in messages], "params": params}
-            for i, gen in zip(missing, fresh, strict=True):
+        request = {"model": self.model, "messages": [to_dict(m) for m in messages], "params": params}
+        for start, count in index_runs(missing):
+            fresh = self.inner.generate(messages, n=count, temperature=temperature, max_tokens=max_tokens,
+                                        seed=seed, first_index=start)
+            for i, gen in zip(range(start, start + count), fresh, strict=True):
                 gen = replace(gen, index=i)
                 self.store.put(keys[i], gen, {**request, "index": i})
                 out[i] = gen
-        return [out[i] for i in range(n)]
+        return [out[i] for i in wanted]

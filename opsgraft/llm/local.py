@@ -132,13 +132,14 @@ class LocalBackend:
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
         """Evaluate the prompt once, then sample ``n`` continuations from the saved prefix."""
         check_context(self, messages, max_tokens)
         tokens = self.prompt_tokens(messages)
         self.llm.prompt_len = len(tokens)
         out = []
-        for i in range(n):
+        for i in range(first_index, first_index + n):
             self.llm.set_seed((seed if seed is not None else 0x5EED) + i)
             before = self.llm.prompt_tokens_evaluated
             t0 = time.perf_counter()

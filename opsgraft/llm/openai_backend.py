@@ -65,12 +65,13 @@ class OpenAIBackend:
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
         """One request with ``n=``; more requests only for the samples a server did not return."""
         check_context(self, messages, max_tokens)
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
         if seed is not None:
-            params["seed"] = seed
+            params["seed"] = seed + first_index
         out: list[Generation] = []
         while len(out) < n:
             want = n - len(out)
@@ -89,7 +90,7 @@ class OpenAIBackend:
             for choice in choices[:want]:
                 text = choice.message.content or ""
                 out.append(Generation(
-                    text=text, index=len(out), model=self.model, backend=self.name,
+                    text=text, index=first_index + len(out), model=self.model, backend=self.name,
                     usage=Usage(prompt_tokens if not out else 0, per_choice), wall_s=wall,
                     finish_reason=choice.finish_reason or "",
                 ))

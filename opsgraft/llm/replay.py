@@ -15,7 +15,7 @@ from typing import Any
 
 from opsgraft.config import MODEL_NAME
 from opsgraft.errors import ConfigError, ReplayMiss
-from opsgraft.llm.base import Backend, request_key, sample_params
+from opsgraft.llm.base import Backend, index_runs, request_key, sample_params
 from opsgraft.types import Generation, Message, from_dict, to_dict
 
 
@@ -92,27 +92,28 @@ class ReplayBackend:
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
-        """Replay samples 0..n-1; record the missing ones when not strict."""
+        """Replay samples first_index..first_index+n-1; record the missing ones when not strict."""
         params = sample_params(temperature, max_tokens, seed)
-        keys = [request_key(self.model, messages, params, i) for i in range(n)]
-        missing = [i for i, k in enumerate(keys) if k not in self._entries]
+        keys = {i: request_key(self.model, messages, params, i) for i in range(first_index, first_index + n)}
+        missing = [i for i, k in keys.items() if k not in self._entries]
         if missing and self.strict:
             raise ReplayMiss(
                 f"no recorded response in {self.cassette.name} for sample {missing[0]} of this prompt "
                 f"(key {keys[missing[0]][:12]}); record it with --record"
             )
-        if missing:
+        for start, count in index_runs(missing):
             assert self.inner is not None
-            fresh = self.inner.generate(messages, n=len(missing), temperature=temperature,
-                                        max_tokens=max_tokens, seed=seed)
+            fresh = self.inner.generate(messages, n=count, temperature=temperature,
+                                        max_tokens=max_tokens, seed=seed, first_index=start)
             with self._lock:
                 entries = []
-                for i, gen in zip(missing, fresh, strict=True):
+                for i, gen in zip(range(start, start + count), fresh, strict=True):
                     gen = replace(gen, index=i)
                     self._entries[keys[i]] = gen
                     entries.append(cassette_entry(self.model, messages, params, i, gen))
                 append_entries(self.cassette, entries)
-                self.recorded += len(missing)
+                self.recorded += count
         self.replayed += n - len(missing)
-        return [self._entries[k] for k in keys]
+        return [self._entries[k] for k in keys.values()]

@@ -28,6 +28,7 @@ class ScriptedBackend:
         temperature: float = 0.2,
         max_tokens: int = 1024,
         seed: int | None = None,
+        first_index: int = 0,
     ) -> list[Generation]:
         """Pop the next ``n`` answers."""
         self.calls.append((tuple(messages), n))
@@ -40,7 +41,7 @@ class ScriptedBackend:
             out.append(
                 Generation(
                     text=text,
-                    index=i,
+                    index=first_index + i,
                     model=self.model,
                     backend=self.name,
                     usage=Usage(self.count_tokens(messages), len(text.split())),

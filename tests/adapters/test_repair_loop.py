@@ -46,3 +46,26 @@ def test_unadapted_script_fails_the_check(sklearn_script: Path, tmp_path: Path):
                     timeout_s=120)
     result = flow.execute(backend, run=True, out_dir=tmp_path / "out")
     assert result.run.attempts[0].result.status == "failed"
+
+
+def test_repeated_repair_answer_is_resampled_before_it_is_run(sklearn_script: Path, tmp_path: Path):
+    backend = ScriptedBackend([f"```python\n{NO_METRICS}```", f"```python\n{NO_METRICS}```", f"```python\n{ADAPTED}```"])
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=sklearn_script.read_text(),
+                    timeout_s=120)
+    result = flow.execute(backend, n=1, run=True, repair=1, out_dir=tmp_path / "out")
+    attempts = result.run.attempts
+    # Three answers, two sandbox runs: the repeat was never run.
+    assert len(backend.calls) == 3 and [a.result.status for a in attempts] == ["failed", "passed"]
+    assert "resampled at temperature 0.8" in attempts[1].notes
+    # The repair prompt points at the fix for the reason the checker gave.
+    assert "Likely fix:\n- Log the metrics with `mlflow.log_metric" in backend.calls[1][0][-1].content
+
+
+def test_repair_hints_match_the_recorded_real_failures():
+    from opsgraft.adapters.hints import repair_hints
+
+    store = "mlflow.exceptions.MlflowException: The filesystem tracking backend (e.g., './mlruns') is in maintenance mode"
+    assert "Delete every `mlflow.set_tracking_uri(...)` call" in repair_hints([f"the program exited with code 1: {store}"], "")[0]
+    [hint] = repair_hints([], "Traceback ...\nNameError: name 'np' is not defined")
+    assert hint.startswith("`np` is used but never defined")
+    assert repair_hints(["something nobody anticipated"], "") == []

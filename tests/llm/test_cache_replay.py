@@ -68,3 +68,54 @@ def test_missing_or_broken_cassette_is_a_config_error(tmp_path):
     bad.write_text("{not json\n")
     with pytest.raises(ConfigError, match="bad.jsonl:1"):
         ReplayBackend(bad)
+
+
+class IndexedBackend:
+    """Answers sample i with a text naming i, as a seeded backend would: sample i is fixed by i alone."""
+
+    name = "indexed"
+    model = "indexed"
+    context_window = 32768
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def count_tokens(self, messages):
+        return 10
+
+    def generate(self, messages, n=1, temperature=0.2, max_tokens=1024, seed=None, first_index=0):
+        from opsgraft.types import Generation
+
+        self.calls.append((first_index, n))
+        return [Generation(text=f"sample {i}", index=i) for i in range(first_index, first_index + n)]
+
+
+def test_cached_samples_are_the_ones_a_single_call_would_give(tmp_path):
+    inner = IndexedBackend()
+    cached = CachedBackend(inner, tmp_path / "cache")
+    cached.generate(MSGS, n=1, seed=3)
+    out = cached.generate(MSGS, n=3, seed=3)
+    # Samples 1 and 2 are asked for as such, not as a fresh 0 and 1 (which would repeat sample 0).
+    assert [g.text for g in out] == ["sample 0", "sample 1", "sample 2"]
+    assert inner.calls == [(0, 1), (1, 2)]
+    assert [g.index for g in out] == [0, 1, 2]
+
+
+def test_replay_records_missing_runs_by_index(tmp_path):
+    inner = IndexedBackend()
+    cassette = tmp_path / "c.jsonl"
+    rec = ReplayBackend(cassette, strict=False, inner=inner)
+    rec.generate(MSGS, n=1, seed=3, first_index=1)
+    out = rec.generate(MSGS, n=3, seed=3)
+    assert [g.text for g in out] == ["sample 0", "sample 1", "sample 2"]
+    assert inner.calls == [(1, 1), (0, 1), (2, 1)]
+    assert rec.recorded == 3 and rec.replayed == 1
+    strict = ReplayBackend(cassette, model="indexed")
+    assert [g.text for g in strict.generate(MSGS, n=2, seed=3, first_index=1)] == ["sample 1", "sample 2"]
+
+
+def test_index_runs():
+    from opsgraft.llm.base import index_runs
+
+    assert index_runs([]) == []
+    assert index_runs([4, 1, 2]) == [(1, 2), (4, 1)]

@@ -1,0 +1,63 @@
+"""Known failure patterns -> one concrete fix each, for the repair prompt.
+
+The embedded 1.5B model, given only an error, tends to resubmit the same code. A repair prompt
+that names the likely fix breaks that loop. Patterns match the checker's reasons and the
+stderr tail; a hint only says what the docs and the environment notes already say, pointed at
+the failure at hand. ``{1}`` in a hint is the pattern's first group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+HINTS: tuple[tuple[str, str], ...] = (
+    (r"maintenance mode|migrate-filestore|set_tracking_uri|localhost:5000|Connection refused",
+     "Delete every `mlflow.set_tracking_uri(...)` call: MLFLOW_TRACKING_URI is already set to a database "
+     "backend, and a file store or a server address fails here."),
+    (r"NameError: name '(\w+)' is not defined",
+     "`{1}` is used but never defined or imported: add its import at the top of the file, or define it in "
+     "the scope where it is used."),
+    (r"add the types you trust|trusted|skops",
+     "Pass `serialization_format=\"cloudpickle\"` to `mlflow.sklearn.log_model` (the default skops format "
+     "refuses this model type)."),
+    (r"no PyTorch optimizer step was observed|the program trained nothing|no training was observed",
+     "The program must still train: keep the original training loop with `optimizer.step()` and the "
+     "`if __name__ == \"__main__\":` block that calls it."),
+    (r"expected at least (\d+) parameter",
+     "Log the hyperparameters with one `mlflow.log_params({...})` call holding at least {1} entries, "
+     "inside the active run."),
+    (r"metric\(s\), expected at least|logged no metric",
+     "Log the metrics with `mlflow.log_metric(name, value, step=epoch)` inside the active run, once per "
+     "epoch or stage."),
+    (r"not registered|no registered model|no model version",
+     "An MLflow model is NOT registered unless `registered_model_name=...` is passed to `log_model`."),
+    (r"module 'dvc' has no attribute|dvc\.(init|add|push)\(",
+     "DVC has no Python `dvc.init()`/`dvc.add()`/`dvc.push()`: run the CLI with "
+     "`subprocess.run([\"dvc\", ...], check=True)`."),
+    (r"You must call wandb\.init|wandb\.init\(\) before",
+     "Call `wandb.init(project=..., config=...)` before the first `wandb.log`, and `wandb.finish()` at the end."),
+    (r"AttributeError: module '([\w.]+)' has no attribute",
+     "That attribute does not exist in the installed version of `{1}`: use only the calls shown in the docs "
+     "and rules above."),
+    (r"git-lfs was called|git lfs is still used|filter=lfs",
+     "Remove every git-lfs step (`git lfs install`, `git lfs track`, `.gitattributes`): DVC tracks the data now."),
+    (r"still imports wandb|still wrote a W&B run",
+     "Remove `import wandb` and every `wandb.` call; log the same values with mlflow."),
+)
+
+
+def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3) -> list[str]:
+    """The hints whose patterns match the failure, most specific first, without duplicates."""
+    text = "\n".join([*reasons, stderr_tail])
+    out: list[str] = []
+    for pattern, hint in HINTS:
+        m = re.search(pattern, text)
+        if m is None:
+            continue
+        filled = hint.replace("{1}", m.group(1) if m.groups() and m.group(1) else "it")
+        if filled not in out:
+            out.append(filled)
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,76 @@
+import ast
+import json
+from pathlib import Path
+
+from opsgraft.adapters.postprocess import complete, undefined_names
+from opsgraft.evaluation.corpus import input_files, load_task
+
+ORIGINAL = '''"""Train."""
+
+import torch
+from sklearn.model_selection import cross_val_score
+
+
+def main():
+    print(cross_val_score)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_dropped_imports_come_back_from_the_original_or_the_standard_table():
+    answer = '''"""Train."""
+
+import torch
+
+
+def main():
+    x = np.zeros(3)
+    print(cross_val_score, prune, x, unknown_thing)
+
+
+if __name__ == "__main__":
+    main()
+'''
+    code, notes = complete(answer, ORIGINAL)
+    tree = ast.parse(code)
+    assert undefined_names(tree) == ["unknown_thing"]  # nothing invented for names it cannot know
+    assert "from sklearn.model_selection import cross_val_score\n" in code
+    assert "import numpy as np\n" in code and "from torch.nn.utils import prune\n" in code
+    assert code.index("import numpy") > code.index("import torch") and code.index("import numpy") < code.index("def main")
+    assert notes and "numpy" in notes[0]
+
+
+def test_names_bound_in_the_answer_are_left_alone():
+    answer = "import mlflow\n\n\ndef main(np):\n    for prune in np:\n        print(prune)\n\n\nif __name__ == '__main__':\n    main([1])\n"
+    assert complete(answer, ORIGINAL) == (answer, [])
+
+
+def test_dropped_main_guard_comes_back_only_when_it_can_run():
+    answer = '"""Train."""\n\nimport torch\nfrom sklearn.model_selection import cross_val_score\n\n\ndef main():\n    print(1)\n'
+    code, notes = complete(answer, ORIGINAL)
+    assert code.rstrip().endswith('if __name__ == "__main__":\n    main()')
+    assert notes == ['post-processing: put back the original\'s `if __name__ == "__main__":` block']
+    renamed = answer.replace("def main", "def train")
+    assert complete(renamed, ORIGINAL) == (renamed, [])
+
+
+def test_code_that_does_not_parse_is_returned_as_is():
+    broken = "def main(:\n    np.zeros(1)\n"
+    assert complete(broken, ORIGINAL) == (broken, [])
+
+
+def test_recorded_real_answer_gets_its_import_and_main_block_back():
+    """The embedded model's zero-shot torch-prune answer: no `prune` import and no main call."""
+    cases = json.loads((Path(__file__).parent / "cassettes" / "cases.json").read_text())
+    recorded = cases["pruning:torch/zero-shot"]["codes"][0]
+    task = load_task("pruning-torch-digits-mlp")
+    original = input_files(task)[task.entry]
+    raw = recorded.replace("from torch.nn.utils import prune\n", "")
+    raw = raw.split('\n\nif __name__ == "__main__":')[0] + "\n"
+    assert "prune" in undefined_names(ast.parse(raw))
+    code, notes = complete(raw, original)
+    assert undefined_names(ast.parse(code)) == []
+    assert 'if __name__ == "__main__":' in code and len(notes) == 2
