@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RENDERER_VERSION = "4"
+RENDERER_VERSION = "5"
 SKIP_PARTS = {
     "test", "tests", "testing", "conftest", "vendor", "vendored", "third_party", "thirdparty",
     "externals", "extern", "examples", "example", "benchmarks", "benchmark", "docs", "setup",
@@ -268,9 +268,9 @@ PARSER_FACTORIES = ("get_main_parser", "get_parser", "build_parser", "create_par
 MAX_CLI_PAGES = 120
 
 
-def _argparse_pages(prog: str, parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:
-    """(command, help text) for every subcommand, depth first, the root first."""
-    yield prog, parser.format_help()
+def _argparse_pages(prog: str, parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, str]]:
+    """(command, description, help text) for every subcommand, depth first, the root first."""
+    yield prog, parser.description or "", parser.format_help()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
@@ -279,11 +279,11 @@ def _argparse_pages(prog: str, parser: argparse.ArgumentParser) -> Iterator[tupl
                 yield from _argparse_pages(f"{prog} {name}", sub)
 
 
-def _click_pages(prog: str, command: Any) -> Iterator[tuple[str, str]]:
+def _click_pages(prog: str, command: Any) -> Iterator[tuple[str, str, str]]:
     import click
 
     with click.Context(command, info_name=prog) as ctx:
-        yield prog, command.get_help(ctx)
+        yield prog, inspect.cleandoc(command.help or command.short_help or ""), command.get_help(ctx)
     for name, sub in sorted(getattr(command, "commands", {}).items()):
         if not getattr(sub, "hidden", False):
             yield from _click_pages(f"{prog} {name}", sub)
@@ -309,11 +309,11 @@ def _find_parser(target: Any) -> argparse.ArgumentParser | None:
     return None
 
 
-def cli_commands(import_name: str) -> list[tuple[str, str]]:
-    """(command, help) for the console scripts of the distribution that provides ``import_name``."""
+def cli_commands(import_name: str) -> list[tuple[str, str, str]]:
+    """(command, description, help) for the console scripts of the distribution that provides ``import_name``."""
     import importlib.metadata as md
 
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     for dist_name in md.packages_distributions().get(import_name, []):
         try:
             scripts = [e for e in md.distribution(dist_name).entry_points if e.group == "console_scripts"]
@@ -341,18 +341,21 @@ def render_cli(import_name: str, out: Path, version: str) -> list[dict[str, Any]
     if not commands:
         return []
     root = commands[0][0]
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for name, help_text in commands[1:]:
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for name, description, help_text in commands[1:]:
         top = " ".join(name.split()[:2])
-        groups.setdefault(top, []).append((name, help_text))
+        groups.setdefault(top, []).append((name, description, help_text))
     rendered = []
     for top, entries in list(groups.items())[:MAX_CLI_PAGES]:
         parts = []
-        for name, help_text in entries:
+        for name, description, help_text in entries:
             argv = ", ".join(f'"{w}"' for w in name.split())
+            level = 2 if name != top else 1
+            # What the command does first: it is what a query matches, the option list is not.
             parts.append(
-                f"<h{2 if name != top else 1}>{html.escape(name)}</h{2 if name != top else 1}>"
-                f"<p>Command line <code>{html.escape(name)}</code>; from Python: "
+                f"<h{level}>{html.escape(name)}</h{level}>"
+                f"<p>{html.escape(description.strip())}</p>"
+                f"<p>Shell command <code>{html.escape(name)}</code>; from Python: "
                 f"<code>subprocess.run([{html.escape(argv)}, ...], check=True)</code>.</p>"
                 f"<pre><code>{html.escape(help_text.strip())}</code></pre>"
             )
@@ -360,8 +363,7 @@ def render_cli(import_name: str, out: Path, version: str) -> list[dict[str, Any]
         nav = f'<a href="index.html">{html.escape(import_name)} {html.escape(version)} API</a>'
         (out / f"{slug}.html").write_text(page(f"{top} — {root} {version} command line", nav, "".join(parts)),
                                           encoding="utf-8")
-        first = entries[0][1].strip().split("\n\n")
-        summary = next((b for b in first if not b.startswith("usage:")), "").replace("\n", " ")[:200]
+        summary = entries[0][1].strip().split("\n")[0][:200]
         rendered.append({"module": slug, "objects": len(entries), "summary": f"command line: {top}. {summary}"})
     return rendered
 
