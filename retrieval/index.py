@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,58 @@ def _disable_llm(settings: Any) -> None:
     _llm_disabled = True
 
 
+RERANK_POOL = 8
+TITLE_WEIGHT = 0.15
+MAX_TITLE_CANDIDATES = 64
+MIN_TITLE_SHARE = 0.5  # a heading sharing fewer of the query's words than this gets no boost
+_STOP = frozenset(
+    "a an the to of for from in on with per by and or into as at is are be each every new next existing "
+    "this that it its my our your all any some how do does".split()
+)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def query_words(query: str) -> set[str]:
+    """Content words of a short query, crudely stemmed; long queries (code, doc text) get none."""
+    words = re.findall(r"[a-z]+", query.lower())
+    if len(words) > 12:
+        return set()
+    return {_stem(w) for w in words if w not in _STOP and len(w) > 2}
+
+
+def title_overlap(words: set[str], title: str) -> float:
+    """Share of ``words`` in the name a heading documents (``optuna.load_study`` -> load, study).
+
+    Only the last dotted name counts: the class and module path (``JournalStorage``) say where
+    a method lives, not what it does. Below ``MIN_TITLE_SHARE`` the share counts as 0.
+    """
+    share = len(words & name_words(title)) / len(words)
+    return share if share >= MIN_TITLE_SHARE else 0.0
+
+
+@functools.lru_cache(maxsize=65536)
+def name_words(title: str) -> frozenset[str]:
+    """Stemmed words of the name a heading documents (dotted, snake and camel case split)."""
+    last = title.split(" > ")[-1].split()[-1] if title.strip() else ""
+    last = last.rsplit(".", 1)[-1] if "." in last else " ".join(title.split(" > ")[-1].split())
+    parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", last.replace("_", " "))
+    return frozenset(_stem(p.lower()) for p in parts)
+
+
+def _cosine(a: Any, b: Any) -> float:
+    import numpy as np
+
+    va, vb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    denom = float(np.linalg.norm(va) * np.linalg.norm(vb))
+    return float(va @ vb / denom) if denom else 0.0
+
+
 class StoreSearcher:
     """A VectorStoreIndex over one store's collection; no LLM involved."""
 
@@ -86,32 +140,70 @@ class StoreSearcher:
         self.embed_model = _embedding_model(embedder)
         self.index = VectorStoreIndex.from_vector_store(self.vector_store, embed_model=self.embed_model)
         self._retrievers: dict[int, Any] = {}
+        self._title_index: list[tuple[str, frozenset[str]]] | None = None
 
     def search(self, query: str, top_k: int = 5, step: str = "") -> list[RetrievedDoc]:
-        """The ``top_k`` chunks nearest to ``query``."""
+        """The ``top_k`` best chunks for ``query``: hybrid of vector search and heading words.
+
+        Candidates are the vector search's ``RERANK_POOL`` x top_k nearest chunks plus the chunks
+        whose own heading holds most of a short query's words ("load an existing study" ->
+        ``optuna.load_study``). Each scores its cosine similarity plus ``TITLE_WEIGHT`` x the share
+        of the query's words in its heading: API pages are many near-identical docstrings, and
+        the heading names the thing a query asks for.
+        """
         if not query.strip():
             return []
-        retriever = self._retrievers.get(top_k)
+        from llama_index.core.schema import QueryBundle
+
+        words = query_words(query)
+        pool = top_k * RERANK_POOL if words else top_k
+        retriever = self._retrievers.get(pool)
         if retriever is None:
-            retriever = self._retrievers[top_k] = self.index.as_retriever(similarity_top_k=top_k)
+            retriever = self._retrievers[pool] = self.index.as_retriever(similarity_top_k=pool)
         try:
-            nodes = retriever.retrieve(query)
+            embedding = self.embed_model.get_query_embedding(query)
+            nodes = retriever.retrieve(QueryBundle(query_str=query, embedding=embedding))
         except Exception as exc:
             raise StoreError(f"search in {self.info.key} failed: {type(exc).__name__}: {exc}") from None
+        found: dict[str, tuple[str, dict[str, Any], float]] = {
+            n.node.node_id: (n.node.get_content(), dict(n.node.metadata or {}), float(n.score or 0.0)) for n in nodes
+        }
+        if words:
+            # One scale for all candidates: cosine similarity from the stored embeddings.
+            need = len(words) * MIN_TITLE_SHARE
+            extra = [cid for cid, names in self._titles() if len(words & names) >= need and cid not in found]
+            ids = list(found) + extra[:MAX_TITLE_CANDIDATES]
+            got = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+            found = {
+                cid: (doc, dict(meta or {}), _cosine(embedding, emb))
+                for cid, doc, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"],
+                                               strict=True)
+            }
         out = []
-        for n in nodes:
-            meta = n.node.metadata or {}
+        for cid, (text, meta, score) in found.items():
+            title = str(meta.get("heading_path") or meta.get("title") or "")
             out.append(RetrievedDoc(
-                text=str(meta.get("summary") or n.node.get_content()),
-                score=float(n.score or 0.0),
+                text=str(meta.get("summary") or text),
+                score=score + (TITLE_WEIGHT * title_overlap(words, title) if words else 0.0),
                 source=str(meta.get("url", "")),
                 component=self.info.component,
                 version=self.info.version,
-                chunk_id=n.node.node_id,
-                title=str(meta.get("heading_path") or meta.get("title") or ""),
+                chunk_id=cid,
+                title=title,
                 step=step,
             ))
-        return out
+        out.sort(key=lambda d: -d.score)
+        return out[:top_k]
+
+    def _titles(self) -> list[tuple[str, frozenset[str]]]:
+        """(chunk id, words of its heading's name) for every chunk, read once per searcher."""
+        if self._title_index is None:
+            got = self.collection.get(include=["metadatas"])
+            self._title_index = [
+                (cid, name_words(str((m or {}).get("heading_path") or (m or {}).get("title") or "")))
+                for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+            ]
+        return self._title_index
 
     def raw(self, chunk_id: str) -> dict[str, Any] | None:
         """The stored document and metadata of one chunk."""
