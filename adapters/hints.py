@@ -3,7 +3,7 @@
 The embedded 1.5B model, given only an error, tends to resubmit the same code. A repair prompt
 that names the likely fix breaks that loop. Patterns match the checker's reasons and the
 stderr tail; a hint only says what the docs and the environment notes already say, pointed at
-the failure at hand. ``{1}`` in a hint is the pattern's first group.
+the failure at hand. ``{1}``, ``{2}`` in a hint are the pattern's groups.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ HINTS: tuple[tuple[str, str], ...] = (
      "`subprocess.run([\"dvc\", ...], check=True)`."),
     (r"You must call wandb\.init|wandb\.init\(\) before",
      "Call `wandb.init(project=..., config=...)` before the first `wandb.log`, and `wandb.finish()` at the end."),
+    (r"AttributeError: '(\w+)' object has no attribute '(\w+)'",
+     "`{1}` objects have no `{2}`: remove that call, or use only the methods shown in the docs and rules above."),
     (r"AttributeError: module '([\w.]+)' has no attribute",
      "That attribute does not exist in the installed version of `{1}`: use only the calls shown in the docs "
      "and rules above."),
@@ -47,15 +49,33 @@ HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3) -> list[str]:
-    """The hints whose patterns match the failure, most specific first, without duplicates."""
+def error_location(stderr_tail: str, filename: str) -> tuple[int, str] | None:
+    """(line number, source line) of the innermost traceback frame in ``filename``, if any."""
+    frames = re.findall(rf'File "(?:[^"]*/)?{re.escape(filename)}", line (\d+), in [^\n]*\n[ \t]+([^\n]+)',
+                        stderr_tail)
+    if not frames:
+        return None
+    line, code = frames[-1]
+    return int(line), code.strip()
+
+
+def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3, filename: str = "") -> list[str]:
+    """The hints whose patterns match the failure, most specific first, without duplicates.
+
+    With ``filename``, the first hint names the line of that file where the error was raised.
+    """
     text = "\n".join([*reasons, stderr_tail])
     out: list[str] = []
+    where = error_location(stderr_tail, filename) if filename else None
+    if where is not None:
+        out.append(f"The error is raised at `{filename}` line {where[0]}: `{where[1][:160]}`. Change that line.")
     for pattern, hint in HINTS:
         m = re.search(pattern, text)
         if m is None:
             continue
-        filled = hint.replace("{1}", m.group(1) if m.groups() and m.group(1) else "it")
+        filled = hint
+        for i, group in enumerate(m.groups(), 1):
+            filled = filled.replace("{" + str(i) + "}", group or "it")
         if filled not in out:
             out.append(filled)
         if len(out) >= limit:
