@@ -49,26 +49,15 @@ HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def error_location(stderr_tail: str, filename: str) -> tuple[int, str] | None:
-    """(line number, source line) of the innermost traceback frame in ``filename``, if any."""
-    frames = re.findall(rf'File "(?:[^"]*/)?{re.escape(filename)}", line (\d+), in [^\n]*\n[ \t]+([^\n]+)',
-                        stderr_tail)
-    if not frames:
-        return None
-    line, code = frames[-1]
-    return int(line), code.strip()
-
-
-def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3, filename: str = "") -> list[str]:
+def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3) -> list[str]:
     """The hints whose patterns match the failure, most specific first, without duplicates.
 
-    With ``filename``, the first hint names the line of that file where the error was raised.
+    No hint names the script line that failed: tried, the 1.5B model then rewrote that line
+    (``set_tracking_uri("sqlite:///mlruns")``) instead of following the fix, and a repair chain
+    that passed without it failed all three rounds with it.
     """
     text = "\n".join([*reasons, stderr_tail])
     out: list[str] = []
-    where = error_location(stderr_tail, filename) if filename else None
-    if where is not None:
-        out.append(f"The error is raised at `{filename}` line {where[0]}: `{where[1][:160]}`. Change that line.")
     for pattern, hint in HINTS:
         m = re.search(pattern, text)
         if m is None:

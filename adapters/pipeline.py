@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from opsgraft.adapters import analysis, prompting
+from opsgraft.adapters import analysis
 from opsgraft.adapters.merge import is_partial, merge_partial
 from opsgraft.adapters.postprocess import complete
 from opsgraft.adapters.specs import AdapterSpec
@@ -216,21 +216,19 @@ def run_adaptation(
             cand, msg = _candidate(task, gen, prev.sample, round_, base)
             tried = {a.candidate.files[task.entry] for a in run.attempts if a.sample == prev.sample and a.candidate}
             if cand is not None and cand.files[task.entry] in tried:
-                # The same code would fail the same way. Say so in a follow-up turn (the prompt's KV is
-                # reused) and sample hotter, before spending a sandbox run on it.
+                # The same code would fail the same way: sample again, hotter, before spending a sandbox
+                # run on it. (A follow-up turn saying "that already failed" was tried instead; on the
+                # recorded registration chain it kept the failing code where this resample fixed it.)
                 hot = max(REPEAT_TEMPERATURE, options.temperature)
                 emit("resample", {"round": round_, "sample": prev.sample, "temperature": hot})
-                failure = summarize_failure(prev.result) if prev.result else "no code"
-                repair_prompt = prompting.repeat_followup(repair_prompt, gen.text, task.entry, failure)
-                check_context(backend, repair_prompt.messages, options.max_tokens)
                 t1 = time.perf_counter()
                 gen = backend.generate(repair_prompt.messages, n=1, temperature=hot, max_tokens=options.max_tokens,
                                        seed=options.seed + 1000 * round_ + prev.sample)[0]
                 run.timings["generate_s"] += time.perf_counter() - t1
                 gen = replace(gen, index=prev.sample)
                 cand, msg = _candidate(task, gen, prev.sample, round_, base)
-                msg = "; ".join(filter(None, ["the first answer repeated earlier code; asked again for a different "
-                                              f"fix at temperature {hot}", msg if cand else ""])) if cand else msg
+                msg = "; ".join(filter(None, [f"the first answer repeated earlier code; resampled at temperature {hot}",
+                                              msg if cand else ""])) if cand else msg
                 logs[prev.sample].append(f"round {round_}: the answer repeated an earlier round's code")
             run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, "" if cand else msg,
                                         notes=msg if cand else ""))

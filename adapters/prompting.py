@@ -111,7 +111,7 @@ def repair_prompt(
         reasons="\n".join(f"- {r}" for r in reasons) or "- the program failed",
         stderr=stderr,
         log="\n".join(f"- {ln}" for ln in log_lines) or "- (first repair)",
-        hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail, filename=filename)) or "- read the error above and fix its cause",
+        hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail)) or "- read the error above and fix its cause",
         environment=fill("environment.md", filename=filename),
         component=spec.component,
         notes=template(spec.notes).strip(),
@@ -122,12 +122,3 @@ def repair_prompt(
     messages = (Message("system", template("system.md").strip()), Message("user", user))
     return Prompt(messages=messages, template="repair_user.md", docs=tuple(docs))
 
-
-def repeat_followup(prompt: Prompt, answer: str, filename: str, failure: str) -> Prompt:
-    """A follow-up turn for an answer that repeated failed code: the answer, then "make a different fix".
-
-    As a continuation of the same conversation it reuses the evaluated prompt (llama.cpp prefix reuse).
-    """
-    user = fill("repeat_user.md", filename=filename, failure=failure.rstrip(".")[:300])
-    messages = (*prompt.messages, Message("assistant", answer), Message("user", user))
-    return Prompt(messages=messages, template="repeat_user.md", docs=prompt.docs)

@@ -56,9 +56,8 @@ def test_repeated_repair_answer_is_resampled_before_it_is_run(sklearn_script: Pa
     attempts = result.run.attempts
     # Three answers, two sandbox runs: the repeat was never run.
     assert len(backend.calls) == 3 and [a.result.status for a in attempts] == ["failed", "passed"]
-    assert "asked again for a different fix at temperature 0.8" in attempts[1].notes
-    followup = backend.calls[2][0]
-    assert followup[-2].role == "assistant" and "already failed" in followup[-1].content
+    assert "resampled at temperature 0.8" in attempts[1].notes
+    assert backend.calls[2][0] == backend.calls[1][0]  # the same repair prompt, sampled again
     # The repair prompt points at the fix for the reason the checker gave.
     assert "Likely fix:\n- Log the metrics with `mlflow.log_metric" in backend.calls[1][0][-1].content
 
@@ -73,17 +72,9 @@ def test_repair_hints_match_the_recorded_real_failures():
     assert repair_hints(["something nobody anticipated"], "") == []
 
 
-def test_repair_hints_name_the_failing_line_of_the_script():
+def test_repair_hints_for_an_object_without_the_attribute():
     from opsgraft.adapters.hints import repair_hints
 
-    stderr = (
-        'Traceback (most recent call last):\n  File "/tmp/x/train.py", line 51, in <module>\n    main()\n'
-        '  File "/tmp/x/train.py", line 48, in main\n'
-        "    mlflow.pytorch.MlflowModelCheckpointCallback().run(model, X_train)\n"
-        '  File "/venv/site-packages/mlflow/x.py", line 3, in run\n    raise X\n'
-        "AttributeError: 'MlflowModelCheckpointCallback' object has no attribute 'run'\n"
-    )
-    hints = repair_hints([], stderr, filename="train.py")
-    assert hints[0] == ("The error is raised at `train.py` line 48: "
-                        "`mlflow.pytorch.MlflowModelCheckpointCallback().run(model, X_train)`. Change that line.")
-    assert hints[1].startswith("`MlflowModelCheckpointCallback` objects have no `run`")
+    stderr = "AttributeError: 'MlflowModelCheckpointCallback' object has no attribute 'run'\n"
+    [hint] = repair_hints([], stderr)
+    assert hint.startswith("`MlflowModelCheckpointCallback` objects have no `run`: remove that call")
