@@ -76,9 +76,13 @@ def main(ids: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
     cases = json.loads(CASES_FILE.read_text()) if CASES_FILE.exists() else {}
+    from opsgraft.config import responses_dir
+    from opsgraft.llm.cache import CachedBackend
     from opsgraft.llm.local import LocalBackend
 
-    recorder = ReplayBackend(CASSETTE, strict=False, inner=LocalBackend())
+    # Behind the response cache: an answer the model already gave to the same prompt (say, sample 0
+    # of a bench/adapt_modes.py run) is recorded without asking again.
+    recorder = ReplayBackend(CASSETTE, strict=False, inner=CachedBackend(LocalBackend(), responses_dir()))
     if rejudge:
         # Replay the recorded answers (and the docs they saw) through today's pipeline: extraction,
         # post-processing, sandbox. Only prompts that changed since (repair rounds) reach the model.
