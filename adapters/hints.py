@@ -37,6 +37,9 @@ HINTS: tuple[tuple[str, str], ...] = (
      "`subprocess.run([\"dvc\", ...], check=True)`."),
     (r"You must call wandb\.init|wandb\.init\(\) before",
      "Call `wandb.init(project=..., config=...)` before the first `wandb.log`, and `wandb.finish()` at the end."),
+    (r"module 'mlflow' has no attribute '(log_model|save_model|load_model)'",
+     "MLflow has no top-level `mlflow.{1}`: use the flavor's function, e.g. `mlflow.sklearn.{1}(...)` for a "
+     "scikit-learn model, `mlflow.pytorch.{1}(...)` for PyTorch."),
     (r"AttributeError: '(\w+)' object has no attribute '(\w+)'",
      "`{1}` objects have no `{2}`: remove that call, or use only the methods shown in the docs and rules above."),
     (r"AttributeError: module '([\w.]+)' has no attribute",

@@ -77,15 +77,18 @@ def inline_prompt(
 _SANDBOX_PATH = re.compile(r"(/[^\s'\"]*)?/opsgraft-[^/\s'\"]+/work/")
 _TIMESTAMP = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s*", re.MULTILINE)
 _MEMORY_ADDR = re.compile(r"0x[0-9a-f]{6,}")
+# Where the installed packages live differs between checkouts (/work/x/.venv/lib/python3.11/site-packages/).
+_PACKAGES_PATH = re.compile(r"(/[^\s'\"]*)?/(site|dist)-packages/")
 
 
 def clean_stderr(text: str, max_lines: int = 25) -> str:
-    """The stderr tail as the model should see it: no sandbox paths, timestamps or addresses.
+    """The stderr tail as the model should see it: no sandbox or install paths, timestamps or addresses.
 
     Besides being shorter, this keeps repair prompts identical between runs, so recorded
     answers replay.
     """
     text = _SANDBOX_PATH.sub("", text)
+    text = _PACKAGES_PATH.sub(r"\2-packages/", text)
     text = _TIMESTAMP.sub("", text)
     text = _MEMORY_ADDR.sub("0x…", text)
     return "\n".join(text.strip().splitlines()[-max_lines:])

@@ -67,3 +67,11 @@ def test_stderr_is_cleaned_for_the_repair_prompt():
     assert out.splitlines()[0] == "INFO mlflow.store.db.utils: Creating initial MLflow database tables..."
     assert 'File "train.py", line 3' in out
     assert "0x7f14" not in out and "opsgraft-user" not in out
+
+
+def test_stderr_paths_of_installed_packages_do_not_depend_on_the_checkout():
+    from opsgraft.adapters.prompting import clean_stderr
+
+    frame = '  File "{}/.venv/lib/python3.11/site-packages/mlflow/tracking/client.py", line 257, in __init__\n'
+    here, there = clean_stderr(frame.format("/work/main")), clean_stderr(frame.format("/tmp/ci2"))
+    assert here == there == 'File "site-packages/mlflow/tracking/client.py", line 257, in __init__'

@@ -78,3 +78,11 @@ def test_repair_hints_for_an_object_without_the_attribute():
     stderr = "AttributeError: 'MlflowModelCheckpointCallback' object has no attribute 'run'\n"
     [hint] = repair_hints([], stderr)
     assert hint.startswith("`MlflowModelCheckpointCallback` objects have no `run`: remove that call")
+
+
+def test_repair_hint_for_the_top_level_log_model_the_model_invents():
+    from opsgraft.adapters.hints import repair_hints
+
+    hints = repair_hints(["the program exited with code 1: AttributeError: module 'mlflow' has no attribute 'log_model'"], "")
+    assert hints[0].startswith("MLflow has no top-level `mlflow.log_model`: use the flavor's function, "
+                               "e.g. `mlflow.sklearn.log_model(...)`")
