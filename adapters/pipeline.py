@@ -207,13 +207,8 @@ def run_adaptation(
             emit("repair", {"round": round_, "sample": prev.sample})
             repair_prompt = build_repair(prev, logs[prev.sample])
             check_context(backend, repair_prompt.messages, options.max_tokens)
-            t1 = time.perf_counter()
-            gen = backend.generate(repair_prompt.messages, n=1, temperature=options.temperature,
-                                   max_tokens=options.max_tokens, seed=options.seed + 1000 * round_ + prev.sample)[0]
-            run.timings["generate_s"] += time.perf_counter() - t1
-            gen = replace(gen, index=prev.sample)
             base = prev.candidate.files[task.entry] if prev.candidate else source
-            cand, msg = _candidate(task, gen, prev.sample, round_, base)
+            gen, cand, msg = _repair_answer(backend, run, repair_prompt, prev, round_, base, options.temperature)
             tried = {a.candidate.files[task.entry] for a in run.attempts if a.sample == prev.sample and a.candidate}
             if cand is not None and cand.files[task.entry] in tried:
                 # The same code would fail the same way: sample again, hotter, before spending a sandbox
@@ -221,12 +216,7 @@ def run_adaptation(
                 # recorded registration chain it kept the failing code where this resample fixed it.)
                 hot = max(REPEAT_TEMPERATURE, options.temperature)
                 emit("resample", {"round": round_, "sample": prev.sample, "temperature": hot})
-                t1 = time.perf_counter()
-                gen = backend.generate(repair_prompt.messages, n=1, temperature=hot, max_tokens=options.max_tokens,
-                                       seed=options.seed + 1000 * round_ + prev.sample)[0]
-                run.timings["generate_s"] += time.perf_counter() - t1
-                gen = replace(gen, index=prev.sample)
-                cand, msg = _candidate(task, gen, prev.sample, round_, base)
+                gen, cand, msg = _repair_answer(backend, run, repair_prompt, prev, round_, base, hot)
                 msg = "; ".join(filter(None, [f"the first answer repeated earlier code; resampled at temperature {hot}",
                                               msg if cand else ""])) if cand else msg
                 logs[prev.sample].append(f"round {round_}: the answer repeated an earlier round's code")
@@ -235,6 +225,18 @@ def run_adaptation(
         _judge_round(run, round_, judge, logs, emit)
     run.timings["total_s"] = time.perf_counter() - t_start
     return run
+
+
+def _repair_answer(backend: Backend, run: AdaptRun, prompt: Prompt, prev: Attempt, round_: int, base: str,
+                   temperature: float) -> tuple[Generation, Candidate | None, str]:
+    """One repair answer for ``prev``'s sample (seeded by round and sample), as a candidate."""
+    options = run.options
+    t0 = time.perf_counter()
+    gen = backend.generate(prompt.messages, n=1, temperature=temperature, max_tokens=options.max_tokens,
+                           seed=options.seed + 1000 * round_ + prev.sample)[0]
+    run.timings["generate_s"] += time.perf_counter() - t0
+    gen = replace(gen, index=prev.sample)
+    return (gen, *_candidate(run.task, gen, prev.sample, round_, base))
 
 
 def _judge_round(run: AdaptRun, round_: int, judge: Callable[[Task, Candidate], SampleResult],

@@ -8,6 +8,7 @@ import io
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,19 @@ def title_overlap(words: set[str], title: str) -> float:
     Only the last dotted name counts: the class and module path (``JournalStorage``) say where
     a method lives, not what it does. Below ``MIN_TITLE_SHARE`` the share counts as 0.
     """
-    share = len(words & name_words(title)) / len(words)
+    return title_share(words, name_words(title))
+
+
+def title_share(words: set[str], names: frozenset[str]) -> float:
+    """Share of ``words`` among a heading's name words; 0 below ``MIN_TITLE_SHARE``."""
+    share = len(words & names) / len(words) if words else 0.0
     return share if share >= MIN_TITLE_SHARE else 0.0
+
+
+def heading_of(meta: dict[str, Any] | None) -> str:
+    """The heading a chunk documents: its heading path, else its page title."""
+    m = meta or {}
+    return str(m.get("heading_path") or m.get("title") or "")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -126,6 +138,25 @@ def _cosine(a: Any, b: Any) -> float:
     return float(va @ vb / denom) if denom else 0.0
 
 
+class _TitleIndex:
+    """Inverted index heading word -> chunks, so a query touches only the chunks sharing its words."""
+
+    def __init__(self, entries: Iterable[tuple[str, frozenset[str]]]) -> None:
+        self.names: dict[str, frozenset[str]] = {}
+        self.order: dict[str, int] = {}
+        self.by_word: dict[str, list[str]] = {}
+        for cid, names in entries:
+            self.order[cid] = len(self.order)
+            self.names[cid] = names
+            for w in names:
+                self.by_word.setdefault(w, []).append(cid)
+
+    def matching(self, words: set[str]) -> list[str]:
+        """Chunks whose heading holds enough of ``words`` (see :func:`title_share`), in store order."""
+        touched = {cid for w in words for cid in self.by_word.get(w, ())}
+        return sorted((cid for cid in touched if title_share(words, self.names[cid])), key=self.order.__getitem__)
+
+
 class StoreSearcher:
     """A VectorStoreIndex over one store's collection; no LLM involved."""
 
@@ -140,7 +171,7 @@ class StoreSearcher:
         self.embed_model = _embedding_model(embedder)
         self.index = VectorStoreIndex.from_vector_store(self.vector_store, embed_model=self.embed_model)
         self._retrievers: dict[int, Any] = {}
-        self._title_index: list[tuple[str, frozenset[str]]] | None = None
+        self._title_index: _TitleIndex | None = None
 
     def search(self, query: str, top_k: int = 5, step: str = "") -> list[RetrievedDoc]:
         """The ``top_k`` best chunks for ``query``: hybrid of vector search and heading words.
@@ -170,8 +201,7 @@ class StoreSearcher:
         }
         if words:
             # One scale for all candidates: cosine similarity from the stored embeddings.
-            need = len(words) * MIN_TITLE_SHARE
-            extra = [cid for cid, names in self._titles() if len(words & names) >= need and cid not in found]
+            extra = [cid for cid in self._titles().matching(words) if cid not in found]
             ids = list(found) + extra[:MAX_TITLE_CANDIDATES]
             got = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
             found = {
@@ -181,7 +211,7 @@ class StoreSearcher:
             }
         out = []
         for cid, (text, meta, score) in found.items():
-            title = str(meta.get("heading_path") or meta.get("title") or "")
+            title = heading_of(meta)
             out.append(RetrievedDoc(
                 text=str(meta.get("summary") or text),
                 score=score + (TITLE_WEIGHT * title_overlap(words, title) if words else 0.0),
@@ -195,14 +225,13 @@ class StoreSearcher:
         out.sort(key=lambda d: -d.score)
         return out[:top_k]
 
-    def _titles(self) -> list[tuple[str, frozenset[str]]]:
-        """(chunk id, words of its heading's name) for every chunk, read once per searcher."""
+    def _titles(self) -> _TitleIndex:
+        """The heading-word index of every chunk, read once per searcher."""
         if self._title_index is None:
             got = self.collection.get(include=["metadatas"])
-            self._title_index = [
-                (cid, name_words(str((m or {}).get("heading_path") or (m or {}).get("title") or "")))
-                for cid, m in zip(got["ids"], got["metadatas"], strict=True)
-            ]
+            self._title_index = _TitleIndex(
+                (cid, name_words(heading_of(m))) for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+            )
         return self._title_index
 
     def raw(self, chunk_id: str) -> dict[str, Any] | None:
