@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,32 @@ class AdapterSpec:
     guide: str = ""  # corpus/guides/<guide>.md for docprompt mode
     present_calls: tuple[str, ...] = ()  # calls that mean the functionality is already there
     present_keywords: tuple[str, ...] = ()  # keyword arguments that mean the same
+    # APIs whose docs rag mode looks up by name first; {flavor} is the MLflow flavor of the script's framework.
+    lookups: tuple[str, ...] = ()
+    store: str = ""  # the docs store rag mode searches, when it is not the component's (a module's own store)
+
+    @property
+    def docs_store(self) -> str:
+        """The store rag mode and the translation strategies search for the target component."""
+        return self.store or self.component
+
+    def lookups_for(self, code: str) -> tuple[str, ...]:
+        """:attr:`lookups` for ``code``: ``{flavor}`` names resolved, dropped when no flavor fits."""
+        flavor = mlflow_flavor(code)
+        return tuple(n.replace("{flavor}", flavor) for n in self.lookups if flavor or "{flavor}" not in n)
+
+
+# Top-level import -> the MLflow flavor module that logs its models (first match in this order wins:
+# a Lightning script imports torch too, a Keras one may import sklearn for its data).
+_FLAVORS = (("lightning", "pytorch"), ("pytorch_lightning", "pytorch"), ("keras", "keras"),
+            ("tensorflow", "keras"), ("torch", "pytorch"), ("xgboost", "xgboost"), ("lightgbm", "lightgbm"),
+            ("catboost", "catboost"), ("sklearn", "sklearn"))
+
+
+def mlflow_flavor(code: str) -> str:
+    """The MLflow flavor for the framework ``code`` trains with ('' when none is recognised)."""
+    imported = set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
+    return next((flavor for module, flavor in _FLAVORS if module in imported), "")
 
 
 def _register(spec: AdapterSpec) -> AdapterSpec:
@@ -43,6 +70,7 @@ TRACKING_MLFLOW = _register(AdapterSpec(
     ),
     notes="notes_mlflow.md", checker="mlflow-tracking", checker_args={"min_params": 1, "min_metrics": 1},
     imports=("mlflow",), guide="tracking-mlflow",
+    lookups=("mlflow.start_run", "mlflow.log_params", "mlflow.log_metric"),
 ))
 TRACKING_WANDB = _register(AdapterSpec(
     key="tracking:wandb", kind="inline", functionality="tracking", component="wandb",
@@ -53,6 +81,7 @@ TRACKING_WANDB = _register(AdapterSpec(
     ),
     notes="notes_wandb.md", checker="wandb-run", checker_args={"min_config": 1, "min_history": 1},
     imports=("wandb",), guide="tracking-wandb",
+    lookups=("wandb.init", "wandb.log", "wandb.finish"),
 ))
 REGISTRATION_MLFLOW = _register(AdapterSpec(
     key="registration:mlflow", kind="inline", functionality="registration", component="mlflow",
@@ -64,6 +93,7 @@ REGISTRATION_MLFLOW = _register(AdapterSpec(
     notes="notes_mlflow_registry.md", checker="mlflow-registration", checker_args={},
     imports=(), guide="registration-mlflow",
     present_calls=("register_model",), present_keywords=("registered_model_name",),
+    lookups=("mlflow.{flavor}.log_model", "mlflow.start_run", "mlflow.register_model"),
 ))
 HPO_OPTUNA = _register(AdapterSpec(
     key="hpo:optuna", kind="inline", functionality="hpo", component="optuna",
@@ -75,6 +105,7 @@ HPO_OPTUNA = _register(AdapterSpec(
     ),
     notes="notes_optuna.md", checker="optuna-study", checker_args={"min_trials": 5},
     imports=("optuna",), guide="hpo-optuna",
+    lookups=("optuna.create_study", "optuna.Study.optimize", "optuna.Trial.suggest_float"),
 ))
 PRUNING_NNCF = _register(AdapterSpec(
     key="pruning:nncf", kind="inline", functionality="pruning", component="nncf",
@@ -85,6 +116,7 @@ PRUNING_NNCF = _register(AdapterSpec(
     ),
     notes="notes_nncf.md", checker="pruning", checker_args={"target_sparsity": 0.3},
     imports=("nncf",), guide="pruning-nncf",
+    lookups=("nncf.prune", "nncf.pruning_statistic", "nncf.strip"),
 ))
 PRUNING_TORCH = _register(AdapterSpec(
     key="pruning:torch", kind="inline", functionality="pruning", component="torch-prune",
@@ -96,6 +128,9 @@ PRUNING_TORCH = _register(AdapterSpec(
     ),
     notes="notes_torch_prune.md", checker="pruning", checker_args={"target_sparsity": 0.3},
     imports=("torch.nn.utils.prune",), guide="pruning-torch",
+    store="torch.nn.utils.prune",  # opsgraft curate --package torch.nn.utils.prune
+    lookups=("torch.nn.utils.prune.l1_unstructured", "torch.nn.utils.prune.global_unstructured",
+             "torch.nn.utils.prune.remove"),
 ))
 GITPYTHON_DVC = _register(AdapterSpec(
     key="gitpython->dvc", kind="translate", functionality="translation", component="dvc",

@@ -72,8 +72,9 @@ class Workflow:
         assert self.task is not None
         strategy = self.strategy or "target-search"
         request = RetrievalRequest(
-            code=self.source, target=self.spec.component, source=self.spec.source_component or None,
+            code=self.source, target=self.spec.docs_store, source=self.spec.source_component or None,
             instruction=self.task.instruction, top_k=self.top_k,
+            lookups=self.spec.lookups_for(self.source) if strategy == "target-search" else (),
         )
         return list(retrieve(strategy, request, backend=backend))
 

@@ -4,7 +4,8 @@ Configurations (issue "Adapt and translate end to end"):
   A: --mode rag --n 3 --repair 2   (translations: --strategy docs-search)
   B: --mode zero-shot --n 3 --repair 0
 Prints a pass@1/pass@3 table per configuration, their wall times, and the ratio of pass@3.
-Needs the stores of the target components (`opsgraft curate --package mlflow` etc.).
+Needs the stores of the target components (`opsgraft curate --package mlflow`, ... and
+`opsgraft curate --package torch.nn.utils.prune` for pruning:torch).
 
 Run: .venv/bin/python bench/adapt_modes.py [--tasks ID ...] [--out bench-out/adapt_modes.json] [--budget-min M]
 Rows are saved as they finish and a rerun resumes (answers come back from the response cache).

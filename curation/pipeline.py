@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ class CurateReport:
 
 @dataclass(frozen=True)
 class PackageRef:
-    """An installed distribution and the import name its docs are rendered from."""
+    """An installed distribution (or one module of it) and the import name its docs are rendered from."""
 
     dist: str
     import_name: str
@@ -67,6 +68,15 @@ def resolve_package(name: str) -> PackageRef:
     """
     from packaging.utils import canonicalize_name
 
+    if "." in name:  # one module of a package (torch.nn.utils.prune): its own store, the package's version
+        root = resolve_package(name.split(".")[0])
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ConfigError(f"module {name!r} is not installed in this environment ({sys.executable})")
+        return PackageRef(dist=name, import_name=name, version=root.version)
     try:
         dist = canonicalize_name(im.distribution(name).metadata["Name"] or name)
     except im.PackageNotFoundError:

@@ -68,7 +68,8 @@ def import_names_of(dist: str) -> tuple[str, ...]:
 
 
 def installed_version(component: str) -> str | None:
-    """The installed distribution version of ``component`` (a distribution or an import name)."""
+    """The installed distribution version of ``component`` (a distribution, an import or a module name)."""
+    component = component.split(".")[0]
     try:
         return im.version(component)
     except im.PackageNotFoundError:

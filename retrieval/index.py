@@ -130,6 +130,15 @@ def name_words(title: str) -> frozenset[str]:
     return frozenset(_stem(p.lower()) for p in parts)
 
 
+def documented_name(heading: str) -> str:
+    """The API name a heading documents (``optuna > class optuna.Trial > optuna.Trial.suggest_float`` ->
+    ``optuna.Trial.suggest_float``); '' for a heading that is prose (``... API reference``, ``dvc push``)."""
+    last = heading.split(" > ")[-1].split()
+    if not last or (len(last) > 1 and last[0] not in ("class", "property", "exception")) or len(last) > 2:
+        return ""
+    return last[-1] if re.fullmatch(r"[A-Za-z_][\w.]*", last[-1]) else ""
+
+
 def _cosine(a: Any, b: Any) -> float:
     import numpy as np
 
@@ -141,15 +150,19 @@ def _cosine(a: Any, b: Any) -> float:
 class _TitleIndex:
     """Inverted index heading word -> chunks, so a query touches only the chunks sharing its words."""
 
-    def __init__(self, entries: Iterable[tuple[str, frozenset[str]]]) -> None:
+    def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
         self.names: dict[str, frozenset[str]] = {}
         self.order: dict[str, int] = {}
         self.by_word: dict[str, list[str]] = {}
-        for cid, names in entries:
+        self.by_name: dict[str, list[str]] = {}  # documented name (optuna.Trial.suggest_float) -> chunks
+        for cid, heading in entries:
+            names = name_words(heading)
             self.order[cid] = len(self.order)
             self.names[cid] = names
             for w in names:
                 self.by_word.setdefault(w, []).append(cid)
+            if name := documented_name(heading):
+                self.by_name.setdefault(name, []).append(cid)
 
     def matching(self, words: set[str]) -> list[str]:
         """Chunks whose heading holds enough of ``words`` (see :func:`title_share`), in store order."""
@@ -230,9 +243,20 @@ class StoreSearcher:
         if self._title_index is None:
             got = self.collection.get(include=["metadatas"])
             self._title_index = _TitleIndex(
-                (cid, name_words(heading_of(m))) for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+                (cid, heading_of(m)) for cid, m in zip(got["ids"], got["metadatas"], strict=True)
             )
         return self._title_index
+
+    def lookup(self, name: str, step: str = "") -> list[RetrievedDoc]:
+        """The first chunk documenting exactly ``name`` (``wandb.init``), scored 1.0; [] if none does."""
+        ids = self._titles().by_name.get(name, [])[:1]
+        if not ids:
+            return []
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return [RetrievedDoc(text=str((meta or {}).get("summary") or doc), score=1.0, source=str((meta or {}).get("url", "")),
+                             component=self.info.component, version=self.info.version, chunk_id=cid,
+                             title=heading_of(meta), step=step)
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
 
     def raw(self, chunk_id: str) -> dict[str, Any] | None:
         """The stored document and metadata of one chunk."""

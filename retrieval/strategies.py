@@ -26,6 +26,26 @@ log = logging.getLogger(__name__)
 MAX_QUERIES = 12
 MAX_QUERY_CHARS = 1500
 LLM_MAX_TOKENS = 512
+MAX_NAMED = 3  # APIs named in an instruction whose docs target-search puts first
+REFILL = 3  # a query that hit docs of a framework the code does not use asks for this many times top_k
+
+# Integration modules name the framework they serve (mlflow.pytorch, wandb.integration.keras,
+# nncf.openvino): a name in a doc's URL or heading -> the import names that make the doc relevant.
+# For a scikit-learn script, mlflow.pytorch.autolog is a wrong lead the small model follows.
+FRAMEWORKS: dict[str, tuple[str, ...]] = {
+    "pytorch": ("torch",), "torch": ("torch",), "lightning": ("lightning", "pytorch_lightning"),
+    "pytorch_lightning": ("lightning", "pytorch_lightning"), "sklearn": ("sklearn",),
+    "keras": ("keras", "tensorflow", "tf_keras"), "tensorflow": ("tensorflow",), "xgboost": ("xgboost",),
+    "lightgbm": ("lightgbm",), "catboost": ("catboost",), "transformers": ("transformers",),
+    "sentence_transformers": ("sentence_transformers",), "fastai": ("fastai",), "spark": ("pyspark",),
+    "pyspark": ("pyspark",), "onnx": ("onnx", "onnxruntime"), "openvino": ("openvino",), "paddle": ("paddle",),
+    "statsmodels": ("statsmodels",), "prophet": ("prophet",), "h2o": ("h2o",), "spacy": ("spacy",),
+    "mxnet": ("mxnet",), "gluon": ("mxnet",), "jax": ("jax", "flax"), "flax": ("flax",),
+    "pmdarima": ("pmdarima",), "diviner": ("diviner",), "johnsnowlabs": ("johnsnowlabs",),
+    "openai": ("openai",), "anthropic": ("anthropic",), "langchain": ("langchain", "langchain_core"),
+    "llama_index": ("llama_index",), "dspy": ("dspy",), "crewai": ("crewai",), "autogen": ("autogen",),
+    "litellm": ("litellm",), "smolagents": ("smolagents",), "pydantic_ai": ("pydantic_ai",),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class RetrievalRequest:
     source: str | None = None
     instruction: str = ""
     top_k: int = 5
+    lookups: tuple[str, ...] = ()  # API names whose docs target-search puts first (wandb.init)
 
 
 @dataclass
@@ -46,6 +67,9 @@ class _Run:
     queries: list[dict[str, Any]] = field(default_factory=list)
     llm: list[dict[str, Any]] = field(default_factory=list)
     stores: dict[str, str] = field(default_factory=dict)
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    imported: set[str] | None = None  # top-level imports of the code; None when it does not parse
+    own: set[str] = field(default_factory=set)  # import names of the components themselves
 
 
 class Strategy(ABC):
@@ -71,7 +95,8 @@ class Strategy(ABC):
             raise ConfigError(f"retrieval strategy {self.name!r} needs a source component (--from)")
         if request.top_k < 1:
             raise ConfigError("top_k must be at least 1")
-        self._run = _Run()
+        own = {n.split(".")[0] for c in (request.target, request.source) if c for n in import_names(c)}
+        self._run = _Run(imported=imported_modules(request.code), own=own)
         started = time.perf_counter()
         raw = self._retrieve(request)
         docs: list[RetrievedDoc] = []
@@ -96,6 +121,7 @@ class Strategy(ABC):
             "stores": self._run.stores,
             "queries": self._run.queries,
             "llm": self._run.llm,
+            "dropped": self._run.dropped,
             "docs": [to_dict(d) for d in docs],
             "elapsed_ms": round(elapsed * 1000, 2),
         }, self.trace_path)
@@ -113,12 +139,45 @@ class Strategy(ABC):
         best: dict[str, RetrievedDoc] = {}
         for q in queries[:MAX_QUERIES]:
             hits = s.search(q[:MAX_QUERY_CHARS], top_k, step)
+            if any(self.foreign_framework(h) for h in hits):
+                hits = [h for h in s.search(q[:MAX_QUERY_CHARS], top_k * REFILL, step)
+                        if not self._dropped(h)][:top_k]
             self._run.queries.append({"step": step, "store": s.info.key, "query": q[:MAX_QUERY_CHARS],
                                       "hits": [[h.chunk_id, round(h.score, 4)] for h in hits]})
             for h in hits:
                 if h.chunk_id not in best or h.score > best[h.chunk_id].score:
                     best[h.chunk_id] = h
         return sorted(best.values(), key=lambda d: -d.score)[:top_k]
+
+    def foreign_framework(self, doc: RetrievedDoc) -> str:
+        """The framework ``doc`` is about when the code does not import it (``pytorch``), else ''."""
+        imported = self._run.imported
+        if imported is None:
+            return ""
+        named = [t for t in re.split(r"[^a-z0-9_]+", f"{doc.source} {doc.title}".lower())
+                 if t in FRAMEWORKS and t not in self._run.own]
+        if not named or any(imported.intersection(FRAMEWORKS[t]) for t in named):
+            return ""
+        return named[0]
+
+    def _dropped(self, doc: RetrievedDoc) -> bool:
+        framework = self.foreign_framework(doc)
+        if framework and all(d["chunk_id"] != doc.chunk_id for d in self._run.dropped):
+            self._run.dropped.append({"chunk_id": doc.chunk_id, "title": doc.title,
+                                      "why": f"about {framework}, which the code does not import"})
+        return bool(framework)
+
+    def lookup(self, component: str, names: list[str], step: str) -> list[RetrievedDoc]:
+        """The docs of APIs by their exact documented names (names the store lacks are skipped)."""
+        s = searcher(component, self.stores_dir)
+        self._run.stores[step] = s.info.key
+        out = []
+        for name in names:
+            hits = s.lookup(name, step)
+            self._run.queries.append({"step": step, "store": s.info.key, "lookup": name,
+                                      "hits": [[h.chunk_id, h.score] for h in hits]})
+            out += hits
+        return out
 
     def ask(self, template: str, **fields: str) -> str:
         """One LLM answer to a prompt template (deterministic: temperature 0, seed 0)."""
@@ -208,7 +267,12 @@ class TargetSearch(Strategy):
 
     def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
         queries = [q for q in (request.instruction, f"{request.instruction}\n{code_sketch(request.code)}") if q.strip()]
-        return self.search(request.target, queries, request.top_k, "docs-target")
+        # The APIs the adapter needs and those the instruction names ("prune the model with nncf.prune")
+        # come first, looked up by name: in a long instruction a name is one phrase among many, and
+        # the signature of the installed version is what the model most needs to see.
+        names = list(dict.fromkeys([*request.lookups, *api_names(request.instruction, import_names(request.target))]))
+        named = self.lookup(request.target, names[:MAX_NAMED], "docs-target")
+        return named + self.search(request.target, queries, request.top_k, "docs-target")
 
 
 # -- turning code into queries ------------------------------------------------------------------------
@@ -216,6 +280,29 @@ def import_names(component: str) -> set[str]:
     """Module names a component is imported as (gitpython -> git)."""
     name = component.partition("@")[0]
     return {name.replace("-", "_"), *import_names_of(name)}
+
+
+def api_names(text: str, modules: set[str], limit: int = 4) -> list[str]:
+    """Dotted names in ``text`` under one of ``modules`` (``nncf.prune``, ``mlflow.sklearn.log_model``)."""
+    if not modules:
+        return []
+    pattern = r"\b(?:" + "|".join(re.escape(m) for m in sorted(modules)) + r")(?:\.[A-Za-z_]\w*)+"
+    return list(dict.fromkeys(re.findall(pattern, text)))[:limit]
+
+
+def imported_modules(code: str) -> set[str] | None:
+    """Top-level modules ``code`` imports; None when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.split(".")[0])
+    return out
 
 
 def source_queries(code: str, component: str) -> list[str]:

@@ -53,7 +53,7 @@ def _backend(name: str | None, summarize: str) -> Any:
 @click.command()
 @click.option("--url", help="Start URL of a docs site to crawl.")
 @click.option("--component", help="Component name the crawled docs belong to (with --url).")
-@click.option("--package", "package", help="Render and curate the API docs of an installed package.")
+@click.option("--package", "package", help="Render and curate the API docs of an installed package (or of one module: torch.nn.utils.prune).")
 @click.option("--version", "version", help="Version label for --url (default: installed version, else 'latest').")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 20), help="Link depth from the start URL.")
 @click.option("--max-pages", default=200, show_default=True, type=click.IntRange(1), help="Page cap.")

@@ -135,6 +135,27 @@ def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
     assert stores.list_stores() == []
 
 
+@pytest.mark.browser
+def test_curate_one_module_of_a_package(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    site = make_tiny_package(env)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    code, out, err = run(["curate", "--package", "tinyops.core"], capsys)
+    assert code == 0, err
+    assert out.startswith("tinyops.core@0.3.1: 2 pages, 1 modules")  # the package's version, one module
+
+    from opsgraft.curation.store import Stores
+
+    stores = Stores(env / "stores")
+    [info] = stores.list_stores()
+    got = stores.client.get_collection(info.collection).get(include=["metadatas"])
+    heads = {m["heading_path"] for m in got["metadatas"]}
+    assert any(h.endswith("tinyops.core.Tracker.log_param") for h in heads)
+    assert not any(h.startswith("tinyops >") for h in heads)  # nothing of the package's other modules
+    assert stores.find("tinyops.core").key == "tinyops.core@0.3.1"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,6 +165,7 @@ def _free_port() -> int:
 def test_bad_input_is_one_line(env: Path, capsys: pytest.CaptureFixture[str], site_url: str) -> None:
     cases = [
         (["curate", "--package", "surely-not-installed-pkg"], 2, "is not installed"),
+        (["curate", "--package", "json.no_such_module"], 2, "is not installed"),
         (["curate", "--url", f"http://127.0.0.1:{_free_port()}/", "--component", "x"], 5, "cannot reach"),
         (["curate", "--url", site_url + "docs/nope.html", "--component", "x"], 5, "HTTP 404"),
         (["curate", "--url", site_url + "docs/data.json", "--component", "x"], 5, "not HTML"),
