@@ -331,6 +331,9 @@ class Crawler:
             options.binary_location = CHROMIUM
         for flag in CHROME_FLAGS:
             options.add_argument(flag)
+        # Extract once the DOM is parsed (and deferred scripts ran), not after every subresource
+        # loaded: the text is there by then, and a docs page's fonts, images and trackers are not.
+        options.page_load_strategy = "eager"
         try:
             self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         except WebDriverException as exc:
