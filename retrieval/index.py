@@ -6,6 +6,7 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterable
@@ -139,6 +140,11 @@ def documented_name(heading: str) -> str:
     return last[-1] if re.fullmatch(r"[A-Za-z_][\w.]*", last[-1]) else ""
 
 
+def _cosine_of_score(score: float | None) -> float:
+    """Cosine similarity from llama-index's Chroma score ``exp(-distance)`` (cosine distance = 1 - cos)."""
+    return 1.0 + math.log(score) if score and score > 0 else -1.0
+
+
 def _cosine(a: Any, b: Any) -> float:
     import numpy as np
 
@@ -209,19 +215,19 @@ class StoreSearcher:
             nodes = retriever.retrieve(QueryBundle(query_str=query, embedding=embedding))
         except Exception as exc:
             raise StoreError(f"search in {self.info.key} failed: {type(exc).__name__}: {exc}") from None
+        # One scale for all candidates: cosine similarity. llama-index reports exp(-distance), and the
+        # stores' distance is 1 - cosine; heading-word candidates get theirs from the stored embeddings.
         found: dict[str, tuple[str, dict[str, Any], float]] = {
-            n.node.node_id: (n.node.get_content(), dict(n.node.metadata or {}), float(n.score or 0.0)) for n in nodes
+            n.node.node_id: (n.node.get_content(), dict(n.node.metadata or {}), _cosine_of_score(n.score))
+            for n in nodes
         }
         if words:
-            # One scale for all candidates: cosine similarity from the stored embeddings.
-            extra = [cid for cid in self._titles().matching(words) if cid not in found]
-            ids = list(found) + extra[:MAX_TITLE_CANDIDATES]
-            got = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
-            found = {
-                cid: (doc, dict(meta or {}), _cosine(embedding, emb))
+            extra = [cid for cid in self._titles().matching(words) if cid not in found][:MAX_TITLE_CANDIDATES]
+            if extra:
+                got = self.collection.get(ids=extra, include=["documents", "metadatas", "embeddings"])
                 for cid, doc, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"],
-                                               strict=True)
-            }
+                                               strict=True):
+                    found[cid] = (doc, dict(meta or {}), _cosine(embedding, emb))
         out = []
         for cid, (text, meta, score) in found.items():
             title = heading_of(meta)

@@ -96,7 +96,8 @@ class Strategy(ABC):
         if request.top_k < 1:
             raise ConfigError("top_k must be at least 1")
         own = {n.split(".")[0] for c in (request.target, request.source) if c for n in import_names(c)}
-        self._run = _Run(imported=imported_modules(request.code), own=own)
+        # Code without imports (or none at all: a bare query) says nothing of its frameworks: no filter.
+        self._run = _Run(imported=imported_modules(request.code) or None, own=own)
         started = time.perf_counter()
         raw = self._retrieve(request)
         docs: list[RetrievedDoc] = []

@@ -59,12 +59,13 @@ def test_a_torch_script_keeps_the_pytorch_docs(root: Path, tmp_path: Path) -> No
     assert "mlflow.sklearn.autolog" not in got and "mlflow.keras.MlflowCallback" not in got
 
 
-def test_code_that_does_not_parse_is_not_filtered(root: Path, tmp_path: Path) -> None:
+def test_code_that_does_not_parse_or_imports_nothing_is_not_filtered(root: Path, tmp_path: Path) -> None:
     assert imported_modules("def broken(:\n") is None
     assert imported_modules("import torch.nn as nn\nfrom sklearn import svm\nfrom . import x\n") == {"torch", "sklearn"}
-    got = titles(root, "import torch\ndef broken(:\n", tmp_path / "t.jsonl")
-    assert read_trace(tmp_path / "t.jsonl")[-1]["dropped"] == []
-    assert len(got) == 4
+    for code in ("import torch\ndef broken(:\n", "", "x = 1\n"):  # unparsable, a bare query, no imports
+        got = titles(root, code, tmp_path / "t.jsonl")
+        assert read_trace(tmp_path / "t.jsonl")[-1]["dropped"] == []
+        assert len(got) == 4
 
 
 def test_named_apis_come_first_and_unknown_names_are_skipped(root: Path, tmp_path: Path) -> None:
