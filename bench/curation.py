@@ -72,15 +72,19 @@ def main() -> int:
     with serve_dir(tmp / "site") as base:
         if not args.latency_only:
             start = base + "docs/index.html"
-            crawler = Crawler(CrawlConfig(depth=1, max_pages=args.pages + 1))  # default delay 0.05 s
-            t = time.perf_counter()
-            crawler._ensure_driver()
-            browser_s = time.perf_counter() - t
-            result = crawler.crawl(start)
-            n = len(result.pages)
-            print(f"crawl: {n} pages in {result.elapsed_s:.2f}s = {n / result.elapsed_s:.1f} pages/s "
-                  f"(browser start {browser_s:.2f}s excluded; {n / (result.elapsed_s + browser_s):.1f} pages/s with it) "
-                  f"[target >= 10]")
+            rates = {}
+            for workers in (1, CrawlConfig().workers):  # one browser against the default
+                crawler = Crawler(CrawlConfig(depth=1, max_pages=args.pages + 1, workers=workers))  # delay 0.05 s
+                t = time.perf_counter()
+                crawler.start_browsers()
+                browser_s = time.perf_counter() - t
+                result = crawler.crawl(start)
+                n = len(result.pages)
+                rates[workers] = n / result.elapsed_s
+                print(f"crawl, {workers} browser(s): {n} pages in {result.elapsed_s:.2f}s = {rates[workers]:.1f} pages/s "
+                      f"(browser start {browser_s:.2f}s excluded; {n / (result.elapsed_s + browser_s):.1f} pages/s "
+                      f"with it) [target >= 10]")
+            print(f"crawl speed-up of {CrawlConfig().workers} browsers over 1: {rates[CrawlConfig().workers] / rates[1]:.2f}x")
 
             t = time.perf_counter()
             first = curate_url(start, "benchsite", "1.0", depth=1, max_pages=args.pages + 1, summarize="none",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
 import urllib.robotparser
-from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -63,6 +65,7 @@ class CrawlConfig:
     timeout: float = 15.0
     respect_robots: bool = True
     cache_dir: Path | None = None
+    workers: int = 2  # browsers rendering at once; requests still start at most once per ``delay``
 
 
 @dataclass
@@ -145,14 +148,18 @@ class Probe:
 
 
 class Crawler:
-    """Breadth-first crawl of one site with one reused headless Chromium."""
+    """Breadth-first crawl of one site, level by level, with ``workers`` reused headless Chromiums."""
 
     def __init__(self, config: CrawlConfig | None = None, progress: Progress | None = None) -> None:
         self.config = config or CrawlConfig()
+        if self.config.workers < 1:
+            raise CrawlError("workers must be at least 1")
         self.progress = progress
-        self._driver: Any = None
+        self._drivers: list[Any] = []  # every browser started
+        self._free: queue.Queue[Any] = queue.Queue()  # those not rendering right now
         self._js = _load_js()
         self._last_request = 0.0
+        self._turn = threading.Lock()
         self.cache = PageCache(self.config.cache_dir) if self.config.cache_dir else None
 
     # -- public ---------------------------------------------------------------------------------
@@ -173,33 +180,49 @@ class Crawler:
         elif not first.content_type.startswith(HTML_TYPES):
             raise CrawlError(f"start page {start} is not HTML ({first.content_type or 'no content type'})")
         seen = {start}
-        queue: deque[tuple[str, int]] = deque([(start, 0)])
+        level, depth = [start], 0
+        pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="opsgraft-crawl")
         try:
-            while queue and len(result.pages) < self.config.max_pages:
-                url, depth = queue.popleft()
-                if robots is not None and not robots.can_fetch(USER_AGENT, url):
-                    log.info("robots.txt disallows %s", url)
-                    result.disallowed.append(url)
-                    continue
-                try:
-                    page = self._fetch(url, depth, result, probe=first if url == start else None)
-                except CrawlError as exc:
-                    log.warning("skipping %s: %s", url, exc)
-                    result.failed.append((url, str(exc)))
-                    continue
-                if page is None:
-                    continue
-                result.pages.append(page)
-                if self.progress:
-                    self.progress("pages", len(result.pages), None)
-                if depth >= self.config.depth:
-                    continue
-                for link in page.links:
-                    nxt = normalize(link)
-                    if nxt not in seen and in_scope(nxt, scope):
-                        seen.add(nxt)
-                        queue.append((nxt, depth + 1))
+            while level and len(result.pages) < self.config.max_pages:
+                upcoming: list[str] = []
+                todo = iter(level)
+                while len(result.pages) < self.config.max_pages:
+                    # As many pages as the cap still allows, rendered in parallel, kept in link order.
+                    batch: list[str] = []
+                    for url in todo:
+                        if robots is not None and not robots.can_fetch(USER_AGENT, url):
+                            log.info("robots.txt disallows %s", url)
+                            result.disallowed.append(url)
+                            continue
+                        batch.append(url)
+                        if len(batch) >= self.config.max_pages - len(result.pages):
+                            break
+                    if not batch:
+                        break
+                    probes = [first if u == start else None for u in batch]
+                    fetched = pool.map(self._try_fetch, batch, [depth] * len(batch), probes)
+                    for url, (page, how, error) in zip(batch, fetched, strict=True):
+                        if error:
+                            log.warning("skipping %s: %s", url, error)
+                            result.failed.append((url, error))
+                            continue
+                        if page is None:
+                            continue
+                        result.cached += how == "cached"
+                        result.rendered += how == "rendered"
+                        result.pages.append(page)
+                        if self.progress:
+                            self.progress("pages", len(result.pages), None)
+                        if depth >= self.config.depth:
+                            continue
+                        for link in page.links:
+                            nxt = normalize(link)
+                            if nxt not in seen and in_scope(nxt, scope):
+                                seen.add(nxt)
+                                upcoming.append(nxt)
+                level, depth = upcoming, depth + 1
         finally:
+            pool.shutdown(wait=True)
             self.close()
         result.elapsed_s = time.perf_counter() - started
         log.info(
@@ -210,21 +233,23 @@ class Crawler:
         return result
 
     def close(self) -> None:
-        """Quit the browser if one was started."""
-        if self._driver is not None:
+        """Quit every browser this crawler started."""
+        for driver in self._drivers:
             try:
-                self._driver.quit()
+                driver.quit()
             except Exception as exc:  # the browser may already be gone
                 log.debug("driver quit failed: %s", exc)
-            self._driver = None
+        self._drivers = []
+        self._free = queue.Queue()
 
     # -- internals -------------------------------------------------------------------------------
     def _wait_turn(self) -> None:
-        # A minimum interval between request starts: polite without idling after slow pages.
-        wait = self._last_request + self.config.delay - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self._last_request = time.monotonic()
+        # A minimum interval between request starts, across workers: polite without idling after slow pages.
+        with self._turn:
+            wait = self._last_request + self.config.delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_request = time.monotonic()
 
     def _robots(self, start: str) -> urllib.robotparser.RobotFileParser | None:
         if not self.config.respect_robots:
@@ -271,14 +296,21 @@ class Crawler:
             reason = getattr(exc, "reason", exc)
             raise CrawlError(f"cannot reach {url}: {reason}") from None
 
-    def _fetch(self, url: str, depth: int, result: CrawlResult, probe: Probe | None) -> RawPage | None:
+    def _try_fetch(self, url: str, depth: int, probe: Probe | None) -> tuple[RawPage | None, str, str]:
+        """(page, 'cached' or 'rendered', '') or (None, '', the reason it failed); runs in a worker."""
+        try:
+            page, how = self._fetch(url, depth, probe)
+        except CrawlError as exc:
+            return None, "", str(exc)
+        return page, how, ""
+
+    def _fetch(self, url: str, depth: int, probe: Probe | None) -> tuple[RawPage, str]:
         cached = self.cache.get(url) if self.cache else None
         if probe is None:
             probe = self._probe(url, cached)
         if probe.status == 304 and cached:
-            result.cached += 1
             page: RawPage = replace(from_dict(RawPage, cached["page"]), depth=depth)
-            return page
+            return page, "cached"
         if probe.status >= 400:
             raise CrawlError(f"HTTP {probe.status}")
         if not probe.content_type.startswith(HTML_TYPES):
@@ -291,7 +323,6 @@ class Crawler:
             raise CrawlError(f"HTTP {status} in the browser")
         if data.get("contentType") and not str(data["contentType"]).startswith(HTML_TYPES):
             raise CrawlError(f"not HTML in the browser ({data['contentType']})")
-        result.rendered += 1
         page = RawPage(
             url=url,
             title=str(data.get("title") or "").strip(),
@@ -303,25 +334,33 @@ class Crawler:
         )
         if self.cache:
             self.cache.put(url, probe.etag, probe.last_modified, page)
-        return page
+        return page, "rendered"
 
     def _render(self, url: str) -> dict[str, Any]:
         from selenium.common.exceptions import WebDriverException
 
-        driver = self._ensure_driver()
+        try:
+            driver = self._free.get_nowait()
+        except queue.Empty:
+            driver = self._start_driver()
         try:
             driver.get(url)
             data = driver.execute_script(self._js)
         except WebDriverException as exc:
             msg = (exc.msg or str(exc)).strip().splitlines()[0] if (exc.msg or str(exc)).strip() else "browser error"
             raise CrawlError(f"browser failed: {msg}") from None
+        finally:
+            self._free.put(driver)
         if not isinstance(data, dict):
             raise CrawlError("extraction script returned nothing")
         return data
 
-    def _ensure_driver(self) -> Any:
-        if self._driver is not None:
-            return self._driver
+    def start_browsers(self) -> None:
+        """Start all ``workers`` browsers now (else they start on first use), e.g. to time them apart."""
+        while len(self._drivers) < self.config.workers:
+            self._free.put(self._start_driver())
+
+    def _start_driver(self) -> Any:
         from selenium import webdriver
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.chrome.service import Service
@@ -335,12 +374,13 @@ class Crawler:
         # loaded: the text is there by then, and a docs page's fonts, images and trackers are not.
         options.page_load_strategy = "eager"
         try:
-            self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         except WebDriverException as exc:
             raise CrawlError(f"cannot start Chromium via {CHROMEDRIVER}: {(exc.msg or str(exc)).splitlines()[0]}") from None
-        self._driver.set_page_load_timeout(self.config.timeout)
-        self._driver.set_script_timeout(self.config.timeout)
-        return self._driver
+        driver.set_page_load_timeout(self.config.timeout)
+        driver.set_script_timeout(self.config.timeout)
+        self._drivers.append(driver)
+        return driver
 
 
 def crawl(start_url: str, config: CrawlConfig | None = None, progress: Progress | None = None) -> CrawlResult:

@@ -125,8 +125,8 @@ def _store_pages(pages: list[RawPage], component: str, version: str, source: str
 def curate_url(url: str, component: str, version: str | None = None, *, depth: int = 2, max_pages: int = 200,
                delay: float = 0.05, summarize: str = DEFAULT_MODE, embed: str = "local",
                backend: Backend | None = None, stores: Stores | None = None,
-               progress: Progress | None = None, use_cache: bool = True) -> CurateReport:
-    """Crawl a docs site into the store ``component@version``.
+               progress: Progress | None = None, use_cache: bool = True, workers: int = 2) -> CurateReport:
+    """Crawl a docs site into the store ``component@version`` (``workers`` browsers at once).
 
     ``version`` defaults to the installed version of ``component``, else ``latest``.
     """
@@ -135,7 +135,7 @@ def curate_url(url: str, component: str, version: str | None = None, *, depth: i
     stores = stores or Stores()
     embedder = get_embedder(embed)
     t = time.perf_counter()
-    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay,
+    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay, workers=workers,
                          cache_dir=cache_dir() / "pages" if use_cache else None)
     crawl = Crawler(config, progress).crawl(url)
     report.timings["crawl_s"] = time.perf_counter() - t

@@ -57,7 +57,10 @@ def _backend(name: str | None, summarize: str) -> Any:
 @click.option("--version", "version", help="Version label for --url (default: installed version, else 'latest').")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 20), help="Link depth from the start URL.")
 @click.option("--max-pages", default=200, show_default=True, type=click.IntRange(1), help="Page cap.")
-@click.option("--delay", default=0.05, show_default=True, type=click.FloatRange(0), help="Seconds between requests.")
+@click.option("--delay", default=0.05, show_default=True, type=click.FloatRange(0),
+              help="Minimum seconds between request starts (robots.txt's Crawl-delay wins if longer).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 8),
+              help="Browsers rendering pages at once (with --url).")
 @click.option("--summarize", type=click.Choice(SUMMARIZE_CHOICES), default="lazy", show_default=True,
               help="full: summarize every chunk now (slow on CPU); lazy: on first retrieval; none: never.")
 @click.option("--backend", "backend_name", default=None, help="LLM backend for --summarize full (default: local).")
@@ -67,7 +70,7 @@ def _backend(name: str | None, summarize: str) -> Any:
               help="Module cap for --package (public top-level API first).")
 @click.option("--force", is_flag=True, help="Rebuild a package store even if it is up to date.")
 def curate(url: str | None, component: str | None, package: str | None, version: str | None, depth: int,
-           max_pages: int, delay: float, summarize: str, backend_name: str | None, embed: str,
+           max_pages: int, delay: float, workers: int, summarize: str, backend_name: str | None, embed: str,
            max_modules: int, force: bool) -> None:
     """Crawl docs (a site, or an installed package's API) into a Chroma store."""
     from opsgraft.curation.pipeline import curate_package, curate_url
@@ -83,7 +86,7 @@ def curate(url: str | None, component: str | None, package: str | None, version:
                                     progress=progress, force=force, max_modules=max_modules)
         else:
             assert url and component
-            report = curate_url(url, component, version, depth=depth, max_pages=max_pages, delay=delay,
+            report = curate_url(url, component, version, depth=depth, max_pages=max_pages, delay=delay, workers=workers,
                                 summarize=summarize, embed=embed, backend=backend, progress=progress)
     if report.up_to_date:
         click.echo(f"{report.key}: up to date ({report.chunks} chunks); --force rebuilds it")

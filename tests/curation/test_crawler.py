@@ -82,6 +82,18 @@ def test_depth_zero_and_rate_limit(chromium: None, site_url: str) -> None:
     assert result.elapsed_s >= 0.9
 
 
+def test_parallel_browsers_keep_the_order_the_cap_and_the_rate(chromium: None, site_url: str) -> None:
+    one = Crawler(CrawlConfig(depth=2, max_pages=12, delay=0.0, workers=1)).crawl(site_url + "docs/index.html")
+    crawler = Crawler(CrawlConfig(depth=2, max_pages=12, delay=0.0, workers=3))
+    three = crawler.crawl(site_url + "docs/index.html")
+    assert [p.url for p in three.pages] == [p.url for p in one.pages] and len(one.pages) == 12
+    assert [p.depth for p in three.pages] == [p.depth for p in one.pages]
+    assert crawler._drivers == []  # every browser was quit
+    # The delay holds across workers: 4 probes, at least 0.3 s apart.
+    slow = Crawler(CrawlConfig(depth=1, max_pages=4, delay=0.3, workers=3)).crawl(site_url + "docs/index.html")
+    assert len(slow.pages) == 4 and slow.elapsed_s >= 0.9
+
+
 def test_unchanged_pages_come_from_the_cache(chromium: None, site_url: str, tmp_path) -> None:
     config = CrawlConfig(depth=1, max_pages=10, delay=0.0, cache_dir=tmp_path / "pages")
     first = Crawler(config).crawl(site_url + "docs/index.html")
