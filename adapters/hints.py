@@ -40,6 +40,10 @@ HINTS: tuple[tuple[str, str], ...] = (
     (r"module 'mlflow' has no attribute '(log_model|save_model|load_model)'",
      "MLflow has no top-level `mlflow.{1}`: use the flavor's function, e.g. `mlflow.sklearn.{1}(...)` for a "
      "scikit-learn model, `mlflow.pytorch.{1}(...)` for PyTorch."),
+    (r"W&B run logged (\d+) history row\(s\), expected at least (\d+)",
+     "The run has {1} history rows, at least {2} are needed: call `wandb.log({...}, step=epoch)` directly in the body of "
+     "the epoch loop, not inside an `if` that runs on some epochs only (for example one that prints every 10 "
+     "epochs); call `wandb.init` once before the loop and `wandb.finish()` once after it."),
     (r"AttributeError: '(\w+)' object has no attribute '(\w+)'",
      "`{1}` objects have no `{2}`: remove that call, or use only the methods shown in the docs and rules above."),
     (r"AttributeError: module '([\w.]+)' has no attribute",

@@ -67,6 +67,10 @@ def test_repair_hints_match_the_recorded_real_failures():
 
     store = "mlflow.exceptions.MlflowException: The filesystem tracking backend (e.g., './mlruns') is in maintenance mode"
     assert "Delete every `mlflow.set_tracking_uri(...)` call" in repair_hints([f"the program exited with code 1: {store}"], "")[0]
+    # Recorded in bench/adapt_modes.py: wandb.log inside the loop's every-10-epochs print block.
+    [hint] = repair_hints(["the W&B run logged 7 history row(s), expected at least 10: call wandb.log({...}) "
+                           "every epoch"], "")
+    assert hint.startswith("The run has 7 history rows, at least 10 are needed") and "not inside an `if`" in hint
     [hint] = repair_hints([], "Traceback ...\nNameError: name 'np' is not defined")
     assert hint.startswith("`np` is used but never defined")
     assert repair_hints(["something nobody anticipated"], "") == []
