@@ -9,7 +9,7 @@ of torch.nn.utils.prune and parametrizations show up. NNCF 3.x instead keeps the
 and multiplies it by a mask in a post-hook on the parameter inside the wrapped model's forward
 (``model.__nncf_hooks``, ``post_hooks.<param>__0``): those masks are applied here too. Sampling backs off so that measuring takes at most about
 2% of the run. Writes ``torch.jsonl`` into ``$OPSGRAFT_EVIDENCE_DIR``: ``optimizer`` (first step:
-its parameter count), ``step`` (a measurement) and one ``exit`` line per optimizer.
+its parameter count and the device of its first parameter), ``step`` (a measurement) and one ``exit`` line per optimizer.
 Never raises into the program.
 """
 
@@ -146,7 +146,8 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
                 "obj": optimizer,
             }
             _optimizers[key] = info
-            n_params = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            n_params = sum(p.numel() for p in params)
             info["n_params"] = n_params
             _emit(
                 {
@@ -154,6 +155,7 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
                     "opt": info["index"],
                     "n_params": n_params,
                     "class": type(optimizer).__name__,
+                    "device": str(params[0].device) if params else None,
                 }
             )
         info["steps"] += 1

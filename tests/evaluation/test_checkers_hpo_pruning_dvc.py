@@ -461,12 +461,11 @@ def test_torch_hook_measures_pruning_during_training(tmp_path: Path, prune_epoch
     assert ctx.execution.status == "passed", ctx.execution.stderr_tail
     v = check_pruning(ctx, target_sparsity=0.45, min_steps_after=10)
     assert v.passed is passes, v.reasons
-    exits = [
-        r
-        for r in map(json.loads, (ctx.evidence_dir / "torch.jsonl").read_text().splitlines())
-        if r["event"] == "exit"
-    ]
+    records = [json.loads(line) for line in (ctx.evidence_dir / "torch.jsonl").read_text().splitlines()]
+    exits = [r for r in records if r["event"] == "exit"]
     assert exits[0]["steps"] == 48 and exits[0]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    # a cpu sample sees no GPU (CUDA_VISIBLE_DEVICES is empty), and the hook says where it trained
+    assert [r["device"] for r in records if r["event"] == "optimizer"] == ["cpu"]
 
 
 def test_git_lfs_shim_logs_the_call_and_fails_it(tmp_path: Path) -> None:
