@@ -14,6 +14,10 @@ TokenCounter = Callable[[str], int]
 # MiniLM reads 256 word pieces; the heading path and the [CLS]/[SEP] pieces share that window.
 DEFAULT_MAX_TOKENS = 224
 DEFAULT_OVERLAP = 32
+# A section that opens with a code block (an API's signature) and goes on in prose gets a synopsis
+# chunk of its first paragraph, at most this long: the signature would otherwise dominate the
+# embedding ("nncf.strip(model, *, do_copy, strip_format, ...)" hides "Removes auxiliary layers").
+SYNOPSIS_MAX_TOKENS = 96
 _FENCE = re.compile(r"^```[^\n]*\n.*?\n```[ \t]*$", re.S | re.M)
 _HEADING = re.compile(r"^(#{1,6}) (.+?)(?: \{#([^}\s]+)\})?$")
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+")
@@ -116,12 +120,28 @@ class Chunker:
             head_tokens = self.count(" > ".join(path)) if path else 0
             budget = max(self.max_tokens - head_tokens, self.max_tokens // 2)
             url = f"{page.url}#{sec.anchor}" if sec.anchor else page.url
-            for text in self._pack(sec.blocks, budget):
+            made = [
+                Chunk(id=chunk_id(path, text), text=text, url=url, title=page.title, component=component,
+                      version=version, heading_path=path, n_tokens=self.count(text) + head_tokens)
+                for text in self._pack(sec.blocks, budget)
+            ]
+            out.extend(made)
+            synopsis = self._synopsis(sec) if made and sec.path else ""
+            if synopsis:
                 out.append(Chunk(
-                    id=chunk_id(path, text), text=text, url=url, title=page.title, component=component,
-                    version=version, heading_path=path, n_tokens=self.count(text) + head_tokens,
+                    id=chunk_id(path, synopsis), text=synopsis, url=url, title=page.title, component=component,
+                    version=version, heading_path=path, n_tokens=self.count(synopsis) + head_tokens,
+                    parent=made[0].id,
                 ))
         return out
+
+    def _synopsis(self, sec: _Section) -> str:
+        """The first prose paragraph of a section that opens with code; '' for any other section."""
+        if len(sec.blocks) < 2 or not sec.blocks[0].code:
+            return ""
+        prose = next((b.text for b in sec.blocks[1:] if not b.code), "")
+        pieces = self._split_text(prose, SYNOPSIS_MAX_TOKENS) if prose else []
+        return pieces[0] if pieces else ""
 
     def _pack(self, blocks: list[_Block], budget: int) -> list[str]:
         pieces: list[tuple[_Block, int]] = []

@@ -387,6 +387,8 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     }
     if chunk.summary:
         meta["summary"] = chunk.summary
+    if chunk.parent:
+        meta["parent"] = chunk.parent
     return meta
 
 

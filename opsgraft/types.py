@@ -45,6 +45,9 @@ class Chunk:
     heading_path: tuple[str, ...] = ()
     summary: str | None = None
     n_tokens: int = 0
+    # A synopsis chunk (the first paragraph under an API's signature) is only a search key: a hit on
+    # it returns the chunk named here, the section's first chunk with the signature.
+    parent: str = ""
 
 
 @dataclass(frozen=True)

@@ -156,12 +156,15 @@ def _cosine(a: Any, b: Any) -> float:
 class _TitleIndex:
     """Inverted index heading word -> chunks, so a query touches only the chunks sharing its words."""
 
-    def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, entries: Iterable[tuple[str, str, bool]]) -> None:
+        """``entries``: (chunk id, heading, whether the chunk is a synopsis)."""
         self.names: dict[str, frozenset[str]] = {}
         self.order: dict[str, int] = {}
         self.by_word: dict[str, list[str]] = {}
         self.by_name: dict[str, list[str]] = {}  # documented name (optuna.Trial.suggest_float) -> chunks
-        for cid, heading in entries:
+        for cid, heading, synopsis in entries:
+            if synopsis:
+                continue  # its heading's own chunks are in the index; a synopsis only helps the vectors
             names = name_words(heading)
             self.order[cid] = len(self.order)
             self.names[cid] = names
@@ -199,7 +202,8 @@ class StoreSearcher:
         whose own heading holds most of a short query's words ("load an existing study" ->
         ``optuna.load_study``). Each scores its cosine similarity plus ``TITLE_WEIGHT`` x the share
         of the query's words in its heading: API pages are many near-identical docstrings, and
-        the heading names the thing a query asks for.
+        the heading names the thing a query asks for. A synopsis chunk that scores returns its
+        parent (the chunk with the signature) instead; each chunk comes back at most once.
         """
         if not query.strip():
             return []
@@ -228,10 +232,10 @@ class StoreSearcher:
                 for cid, doc, meta, emb in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"],
                                                strict=True):
                     found[cid] = (doc, dict(meta or {}), _cosine(embedding, emb))
-        out = []
-        for cid, (text, meta, score) in found.items():
+        best: dict[str, RetrievedDoc] = {}
+        for cid, (text, meta, score) in self._with_parents(found).items():
             title = heading_of(meta)
-            out.append(RetrievedDoc(
+            doc = RetrievedDoc(
                 text=str(meta.get("summary") or text),
                 score=score + (TITLE_WEIGHT * title_overlap(words, title) if words else 0.0),
                 source=str(meta.get("url", "")),
@@ -240,16 +244,46 @@ class StoreSearcher:
                 chunk_id=cid,
                 title=title,
                 step=step,
-            ))
-        out.sort(key=lambda d: -d.score)
-        return out[:top_k]
+            )
+            if cid not in best or doc.score > best[cid].score:
+                best[cid] = doc
+        return sorted(best.values(), key=lambda d: -d.score)[:top_k]
+
+    def _with_parents(
+        self, found: dict[str, tuple[str, dict[str, Any], float]]
+    ) -> dict[str, tuple[str, dict[str, Any], float]]:
+        """Synopsis hits replaced by the chunk they stand for (with the better of the two scores)."""
+        parents = {cid: str(meta["parent"]) for cid, (_, meta, _) in found.items() if meta.get("parent")}
+        if not parents:
+            return found
+        missing = sorted({p for p in parents.values() if p not in found})
+        fetched: dict[str, tuple[str, dict[str, Any]]] = {}
+        if missing:
+            got = self.collection.get(ids=missing, include=["documents", "metadatas"])
+            fetched = {cid: (str(doc), dict(meta or {}))
+                       for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        out: dict[str, tuple[str, dict[str, Any], float]] = {}
+        for cid, (text, meta, score) in found.items():
+            parent = parents.get(cid)
+            if parent is not None:
+                if parent in found:
+                    text, meta = found[parent][0], found[parent][1]
+                elif parent in fetched:
+                    text, meta = fetched[parent]
+                else:  # a store without the parent (should not happen): keep the synopsis itself
+                    parent = cid
+                cid = parent
+            if cid not in out or score > out[cid][2]:
+                out[cid] = (text, meta, score)
+        return out
 
     def _titles(self) -> _TitleIndex:
         """The heading-word index of every chunk, read once per searcher."""
         if self._title_index is None:
             got = self.collection.get(include=["metadatas"])
             self._title_index = _TitleIndex(
-                (cid, heading_of(m)) for cid, m in zip(got["ids"], got["metadatas"], strict=True)
+                (cid, heading_of(m), bool((m or {}).get("parent")))
+                for cid, m in zip(got["ids"], got["metadatas"], strict=True)
             )
         return self._title_index
 

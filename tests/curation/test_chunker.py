@@ -75,3 +75,21 @@ def test_real_tokenizer_bounds() -> None:
     assert len(chunks) > 5
     assert all(c.n_tokens <= 224 for c in chunks)
     assert all(emb.count_tokens(f"Tracking\n{c.text}") <= emb.max_tokens for c in chunks)
+
+
+def test_a_section_opening_with_its_signature_gets_a_synopsis_chunk() -> None:
+    signature = "```\ntool.strip(model, *, do_copy=True, strip_format='native', example_input=None)\n```"
+    text = (f"# tool\n\n## tool.strip\n\n{signature}\n\nRemoves auxiliary layers. Returns a clean model.\n\n"
+            "Second paragraph with details.\n\n## tool.notes\n\nProse first.\n\n" + SHORT_CODE)
+    chunks = Chunker(words, max_tokens=200, overlap=10).chunk_page(page(text), "tool", "1.0")
+    by_path = {}
+    for c in chunks:
+        by_path.setdefault(c.heading_path, []).append(c)
+    main, synopsis = by_path[("tool", "tool.strip")]
+    assert signature in main.text and not main.parent
+    # The synopsis is the first paragraph only, and points at the chunk with the signature.
+    assert synopsis.text == "Removes auxiliary layers. Returns a clean model."
+    assert synopsis.parent == main.id and synopsis.id == chunk_id(("tool", "tool.strip"), synopsis.text)
+    # A section that opens with prose (or has no prose after its code) gets none.
+    assert all(not c.parent for c in by_path[("tool", "tool.notes")])
+    assert all(not c.parent for c in Chunker(words, 200, 10).chunk_page(page(f"# t\n\n{CODE}"), "tool", "1.0"))
