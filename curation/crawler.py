@@ -1,9 +1,12 @@
-"""A polite same-site crawler: urllib checks each page, headless Chromium renders and extracts it."""
+"""A polite same-site crawler: urllib checks each page, headless Chromium renders and extracts it.
+
+Given the pages of an earlier crawl with the validators their server sent (ETag, Last-Modified),
+it asks with a conditional request first and reuses a page the server answers 304 Not Modified
+for, links included: only new and changed pages are rendered, and no browser starts if none is.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import queue
 import threading
@@ -11,16 +14,18 @@ import time
 import urllib.error
 import urllib.request
 import urllib.robotparser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from opsgraft.errors import CrawlError
-from opsgraft.types import RawPage, from_dict, to_dict
+from opsgraft.types import RawPage
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,12 @@ SKIP_SUFFIXES = (
     ".whl", ".egg", ".css", ".js", ".json", ".xml", ".txt", ".csv", ".mp4", ".woff", ".woff2", ".ttf",
 )
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A conditional request answered 304 costs the server a stat and a few header bytes, where a page
+# load costs the body twice (probe and render) plus every subresource Chromium fetches in the same
+# turn. So revalidations start at most every delay * REVALIDATE_SHARE seconds, across workers:
+# per unit of server work that is no faster than a first crawl. A robots.txt Crawl-delay is the
+# site's own word and spaces every request, revalidations included.
+REVALIDATE_SHARE = 0.1
 
 # Called as progress(stage, done, total); total is None when unknown.
 Progress = Callable[[str, int, int | None], None]
@@ -64,19 +75,53 @@ class CrawlConfig:
     delay: float = 0.05
     timeout: float = 15.0
     respect_robots: bool = True
-    cache_dir: Path | None = None
-    workers: int = 2  # browsers rendering at once; requests still start at most once per ``delay``
+    # Browsers rendering at once; requests still start at most once per ``delay``. One by default:
+    # on 2 cores a second browser measured 0.97x (idle) to 1.02x (loaded), see bench/curation.py.
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a server said identifies one version of a page: send them back to ask "changed since?"."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+    def headers(self) -> dict[str, str]:
+        """The conditional request headers."""
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    """A page from an earlier crawl and the validators its server sent then."""
+
+    page: RawPage
+    validators: Validators
 
 
 @dataclass
 class CrawlResult:
-    """The pages a crawl kept, the ones it could not fetch, and how long it took."""
+    """The pages a crawl kept, the ones it could not fetch, and how long it took.
+
+    ``validators`` has each kept page that its server gave validators for; pages
+    ``unchanged`` since the ``known`` copy were reused without rendering.
+    """
 
     pages: list[RawPage] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     disallowed: list[str] = field(default_factory=list)
     rendered: int = 0
-    cached: int = 0
+    unchanged: int = 0
+    validators: dict[str, Validators] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
 
@@ -108,34 +153,6 @@ def normalize(url: str) -> str:
     return urldefrag(url)[0]
 
 
-class PageCache:
-    """Pages kept with their HTTP validators, so an unchanged page is never rendered twice."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, url: str) -> Path:
-        return self.root / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".json")
-
-    def get(self, url: str) -> dict[str, Any] | None:
-        """The cached entry for ``url`` or None."""
-        try:
-            data: dict[str, Any] = json.loads(self._path(url).read_text(encoding="utf-8"))
-            return data
-        except (OSError, ValueError):
-            return None
-
-    def put(self, url: str, etag: str | None, last_modified: str | None, page: RawPage) -> None:
-        """Remember ``page`` if the server gave a validator to check it against later."""
-        if not etag and not last_modified:
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        entry = {"etag": etag, "last_modified": last_modified, "page": to_dict(page)}
-        tmp = self._path(url).with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry), encoding="utf-8")
-        tmp.replace(self._path(url))
-
-
 @dataclass(frozen=True)
 class Probe:
     """What a plain HTTP request said about a URL before Chromium renders it."""
@@ -143,8 +160,30 @@ class Probe:
     url: str
     status: int
     content_type: str
-    etag: str | None = None
-    last_modified: str | None = None
+    validators: Validators = Validators()
+    conditional: bool = False  # sent with a known page's validators
+
+
+def trusted_validators(headers: Any) -> Validators:
+    """The validators of a response that can tell a later change apart.
+
+    Last-Modified has one-second resolution: a file changed again within the second it was
+    served keeps the same value (RFC 9110 8.8.2.2), so a Last-Modified that is not at least a
+    second older than the response's Date is dropped, and that page is rendered next time.
+    """
+    if headers is None:
+        return Validators()
+    etag = headers.get("ETag") or None
+    last_modified = headers.get("Last-Modified") or None
+    if last_modified:
+        try:
+            modified = parsedate_to_datetime(last_modified)
+            date = parsedate_to_datetime(headers["Date"]) if headers.get("Date") else datetime.now(UTC)
+            if modified.tzinfo is None or date.tzinfo is None or date - modified < timedelta(seconds=1):
+                last_modified = None
+        except (TypeError, ValueError, IndexError):
+            last_modified = None
+    return Validators(etag, last_modified)
 
 
 class Crawler:
@@ -160,20 +199,27 @@ class Crawler:
         self._js = _load_js()
         self._last_request = 0.0
         self._turn = threading.Lock()
-        self.cache = PageCache(self.config.cache_dir) if self.config.cache_dir else None
+        self._site_delay = 0.0  # robots.txt's Crawl-delay
+        self._known: Mapping[str, KnownPage] = {}
+        self.browsers_started = 0  # over this crawler's life: 0 if every page was reused
 
     # -- public ---------------------------------------------------------------------------------
-    def crawl(self, start_url: str) -> CrawlResult:
-        """Crawl from ``start_url``; raises CrawlError only if the start page itself is unusable."""
+    def crawl(self, start_url: str, known: Mapping[str, KnownPage] | None = None) -> CrawlResult:
+        """Crawl from ``start_url``; raises CrawlError only if the start page itself is unusable.
+
+        ``known`` maps URLs to pages of an earlier crawl: each is asked for conditionally and
+        reused, not rendered, if its server says it has not changed.
+        """
         started = time.perf_counter()
         result = CrawlResult()
         start = normalize(start_url)
         if urlsplit(start).scheme not in ("http", "https"):
             raise CrawlError(f"not an http(s) URL: {start_url}")
+        self._known = {u: k for u, k in (known or {}).items() if k.validators}
         robots = self._robots(start)
         scope = scope_of(start)
-        first = self._probe(start, self.cache.get(start) if self.cache else None)
-        if first.status == 304:  # unchanged since the cached copy
+        first = self._revalidate(start, self._known.get(start))
+        if first.status == 304 and start in self._known:  # unchanged since the known copy
             pass
         elif first.status >= 400:
             raise CrawlError(f"start page {start} answered HTTP {first.status}")
@@ -201,16 +247,18 @@ class Crawler:
                         break
                     probes = [first if u == start else None for u in batch]
                     fetched = pool.map(self._try_fetch, batch, [depth] * len(batch), probes)
-                    for url, (page, how, error) in zip(batch, fetched, strict=True):
+                    for url, (page, how, validators, error) in zip(batch, fetched, strict=True):
                         if error:
                             log.warning("skipping %s: %s", url, error)
                             result.failed.append((url, error))
                             continue
                         if page is None:
                             continue
-                        result.cached += how == "cached"
+                        result.unchanged += how == "unchanged"
                         result.rendered += how == "rendered"
                         result.pages.append(page)
+                        if validators:
+                            result.validators[page.url] = validators
                         if self.progress:
                             self.progress("pages", len(result.pages), None)
                         if depth >= self.config.depth:
@@ -224,10 +272,11 @@ class Crawler:
         finally:
             pool.shutdown(wait=True)
             self.close()
+            self._known = {}
         result.elapsed_s = time.perf_counter() - started
         log.info(
             "crawled %d pages (%d rendered, %d unchanged) in %.1fs; %d failed, %d disallowed",
-            len(result.pages), result.rendered, result.cached, result.elapsed_s,
+            len(result.pages), result.rendered, result.unchanged, result.elapsed_s,
             len(result.failed), len(result.disallowed),
         )
         return result
@@ -243,10 +292,10 @@ class Crawler:
         self._free = queue.Queue()
 
     # -- internals -------------------------------------------------------------------------------
-    def _wait_turn(self) -> None:
+    def _wait_turn(self, interval: float) -> None:
         # A minimum interval between request starts, across workers: polite without idling after slow pages.
         with self._turn:
-            wait = self._last_request + self.config.delay - time.monotonic()
+            wait = self._last_request + interval - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             self._last_request = time.monotonic()
@@ -270,53 +319,77 @@ class Crawler:
         except (urllib.error.URLError, OSError, ValueError):
             parser.allow_all = True  # type: ignore[attr-defined]
         delay = parser.crawl_delay(USER_AGENT)
+        if delay:
+            self._site_delay = float(delay)
         if delay and float(delay) > self.config.delay:
             self.config = replace(self.config, delay=float(delay))
         return parser
 
-    def _probe(self, url: str, cached: dict[str, Any] | None) -> Probe:
+    def _probe(self, url: str, known: KnownPage | None) -> Probe:
+        """GET ``url`` with urllib; conditionally (and at the revalidation rate) if ``known``."""
         headers = {"User-Agent": USER_AGENT}
-        if cached:
-            if cached.get("etag"):
-                headers["If-None-Match"] = cached["etag"]
-            if cached.get("last_modified"):
-                headers["If-Modified-Since"] = cached["last_modified"]
-        self._wait_turn()
+        if known:
+            headers.update(known.validators.headers())
+            self._wait_turn(max(self._site_delay, self.config.delay * REVALIDATE_SHARE))
+        else:
+            self._wait_turn(self.config.delay)
         req = urllib.request.Request(url, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.config.timeout) as resp:
-                resp.read(1 << 20)
-                return Probe(
-                    resp.geturl(), resp.status, resp.headers.get("Content-Type", ""),
-                    resp.headers.get("ETag"), resp.headers.get("Last-Modified"),
-                )
-        except urllib.error.HTTPError as exc:
-            return Probe(url, exc.code, exc.headers.get("Content-Type", "") if exc.headers else "")
+                if not known:  # a changed page's body is not needed: Chromium fetches it again
+                    resp.read(1 << 20)
+                return Probe(resp.geturl(), resp.status, resp.headers.get("Content-Type", ""),
+                             trusted_validators(resp.headers), known is not None)
+        except urllib.error.HTTPError as exc:  # urllib raises for 304 Not Modified too
+            return Probe(exc.geturl() or url, exc.code, exc.headers.get("Content-Type", "") if exc.headers else "",
+                         trusted_validators(exc.headers) if exc.code == 304 else Validators(), known is not None)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CrawlError(f"cannot reach {url}: {reason}") from None
 
-    def _try_fetch(self, url: str, depth: int, probe: Probe | None) -> tuple[RawPage | None, str, str]:
-        """(page, 'cached' or 'rendered', '') or (None, '', the reason it failed); runs in a worker."""
-        try:
-            page, how = self._fetch(url, depth, probe)
-        except CrawlError as exc:
-            return None, "", str(exc)
-        return page, how, ""
+    def _revalidate(self, url: str, known: KnownPage | None) -> Probe:
+        """A conditional probe of a known page, else a plain one.
 
-    def _fetch(self, url: str, depth: int, probe: Probe | None) -> tuple[RawPage, str]:
-        cached = self.cache.get(url) if self.cache else None
+        Anything but a 2xx or a 304 for this very URL (an error, a 304 after a redirect) falls
+        back to a plain probe, so the page is handled as a new one and rendered if it can be.
+        """
+        if known is not None:
+            try:
+                probe = self._probe(url, known)
+            except CrawlError as exc:
+                log.debug("conditional request for %s failed (%s); trying a plain one", url, exc)
+            else:
+                if probe.status < 300 or (probe.status == 304 and normalize(probe.url) == url):
+                    return probe
+                log.debug("conditional request for %s answered HTTP %d; trying a plain one", url, probe.status)
+        return self._probe(url, None)
+
+    def _try_fetch(self, url: str, depth: int,
+                   probe: Probe | None) -> tuple[RawPage | None, str, Validators, str]:
+        """(page, 'unchanged' or 'rendered', validators, '') or (None, '', _, the reason it failed)."""
+        try:
+            page, how, validators = self._fetch(url, depth, probe)
+        except CrawlError as exc:
+            return None, "", Validators(), str(exc)
+        return page, how, validators, ""
+
+    def _fetch(self, url: str, depth: int, probe: Probe | None) -> tuple[RawPage, str, Validators]:
+        known = self._known.get(url)
         if probe is None:
-            probe = self._probe(url, cached)
-        if probe.status == 304 and cached:
-            page: RawPage = replace(from_dict(RawPage, cached["page"]), depth=depth)
-            return page, "cached"
+            probe = self._revalidate(url, known)
+        if probe.status == 304 and known:
+            # A 304 may carry updated validators; those it leaves out stay as they were.
+            validators = Validators(probe.validators.etag or known.validators.etag,
+                                    probe.validators.last_modified or known.validators.last_modified)
+            return replace(known.page, url=url, depth=depth), "unchanged", validators
         if probe.status >= 400:
             raise CrawlError(f"HTTP {probe.status}")
         if not probe.content_type.startswith(HTML_TYPES):
             raise CrawlError(f"not HTML ({probe.content_type or 'no content type'})")
         if normalize(probe.url) != url and not in_scope(normalize(probe.url), scope_of(url)):
             raise CrawlError(f"redirected off-site to {probe.url}")
+        if probe.conditional:  # a changed page: its render is a page load like any other and waits a whole turn
+            self._wait_turn(self.config.delay)
         data = self._render(url)
         status = int(data.get("status") or 0)
         if status >= 400:
@@ -332,9 +405,9 @@ class Crawler:
             links=tuple(dict.fromkeys(str(x) for x in data.get("links") or ())),
             depth=depth,
         )
-        if self.cache:
-            self.cache.put(url, probe.etag, probe.last_modified, page)
-        return page, "rendered"
+        # Validators from before the render: were the page to change in between, the next crawl
+        # sees it as changed and renders it again, never the other way round.
+        return page, "rendered", probe.validators
 
     def _render(self, url: str) -> dict[str, Any]:
         from selenium.common.exceptions import WebDriverException
@@ -380,10 +453,12 @@ class Crawler:
         driver.set_page_load_timeout(self.config.timeout)
         driver.set_script_timeout(self.config.timeout)
         self._drivers.append(driver)
+        self.browsers_started += 1
         return driver
 
 
-def crawl(start_url: str, config: CrawlConfig | None = None, progress: Progress | None = None) -> CrawlResult:
+def crawl(start_url: str, config: CrawlConfig | None = None, progress: Progress | None = None,
+          known: Mapping[str, KnownPage] | None = None) -> CrawlResult:
     """Crawl a site with a fresh :class:`Crawler`."""
-    return Crawler(config, progress).crawl(start_url)
+    return Crawler(config, progress).crawl(start_url, known)
 

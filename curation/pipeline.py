@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib.util
 import json
 import logging
@@ -10,15 +12,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata as im
 from pathlib import Path
 from typing import Any
 
-from opsgraft.config import cache_dir, offline_env
+from opsgraft.config import offline_env
+from opsgraft.curation import chunker as chunker_module
 from opsgraft.curation.apidocs import RENDERER_VERSION
-from opsgraft.curation.chunker import Chunker
-from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, Progress
+from opsgraft.curation.chunker import Chunker, TokenCounter
+from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, KnownPage, Progress, Validators
 from opsgraft.curation.embed import Embedder, get_embedder
 from opsgraft.curation.serve import serve_dir
 from opsgraft.curation.store import (
@@ -32,17 +36,25 @@ from opsgraft.curation.store import (
 from opsgraft.curation.summarize import DEFAULT_MODE, MODES, Summarizer
 from opsgraft.errors import ConfigError, CrawlError
 from opsgraft.llm.base import Backend
-from opsgraft.types import RawPage
+from opsgraft.types import Chunk, RawPage, from_dict, to_dict
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class CurateReport:
-    """What one curation did and how long each stage took."""
+    """What one curation did and how long each stage took.
+
+    ``rendered``: pages Chromium rendered; ``unchanged``: pages reused from the last curation
+    because their server said they had not changed; ``rechunked``: pages cut into chunks anew
+    (the others had the same content as last time).
+    """
 
     key: str
     pages: int = 0
+    rendered: int = 0
+    unchanged: int = 0
+    rechunked: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     write: WriteStats | None = None
@@ -96,17 +108,65 @@ def resolve_package(name: str) -> PackageRef:
     return PackageRef(dist=str(dist), import_name=primary, version=version)
 
 
+class ReusingChunker(Chunker):
+    """A Chunker that takes a page's chunks from the last curation when the page is the same.
+
+    A page is the same when its content and the chunker are: the key hashes the page (less its
+    depth), component@version, the token counter's name, the size limit and the chunker's source.
+    """
+
+    def __init__(self, count_tokens: TokenCounter, max_tokens: int, counter_name: str,
+                 previous: Mapping[str, Any] | None = None) -> None:
+        super().__init__(count_tokens, max_tokens=max_tokens)
+        source = Path(chunker_module.__file__).read_bytes()
+        shape = [counter_name, max_tokens, self.overlap, [f.name for f in dataclasses.fields(Chunk)]]
+        self._salt = hashlib.sha256(source + json.dumps(shape).encode()).hexdigest()
+        self.previous = previous or {}
+        self.made: dict[str, list[Chunk]] = {}  # page key -> its chunks, for the next manifest
+        self.rechunked = 0
+
+    def page_key(self, page: RawPage, component: str, version: str) -> str:
+        """The key of a page's chunks in the manifest."""
+        body = json.dumps([self._salt, component, version, to_dict(replace(page, depth=0))], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+    def chunk_page(self, page: RawPage, component: str, version: str) -> list[Chunk]:
+        """The page's chunks from the last curation if it is the same, else cut anew."""
+        key = self.page_key(page, component, version)
+        chunks = self.made.get(key)
+        if chunks is None and isinstance(self.previous.get(key), list):
+            try:
+                chunks = [_chunk_from(c) for c in self.previous[key]]
+            except (TypeError, ValueError, KeyError, AttributeError):
+                chunks = None
+        if chunks is None:
+            chunks = super().chunk_page(page, component, version)
+            self.rechunked += 1
+        self.made[key] = chunks
+        return chunks
+
+
+_CHUNK_FIELDS = frozenset(f.name for f in dataclasses.fields(Chunk))
+
+
+def _chunk_from(data: Mapping[str, Any]) -> Chunk:
+    # from_dict() resolves type hints on every call: 50 times slower, most of a re-curation's chunk time.
+    kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in _CHUNK_FIELDS}
+    return Chunk(**kwargs)
+
+
 def _store_pages(pages: list[RawPage], component: str, version: str, source: str, summarize: str,
                  embedder: Embedder, stores: Stores, backend: Backend | None, progress: Progress | None,
-                 report: CurateReport, extra_meta: dict[str, Any] | None = None) -> CurateReport:
+                 report: CurateReport, extra_meta: dict[str, Any] | None = None,
+                 chunker: ReusingChunker | None = None) -> CurateReport:
     if summarize not in MODES:
         raise ConfigError(f"--summarize must be one of {', '.join(MODES)}")
     if summarize == "full" and backend is None:
         raise ConfigError("--summarize full needs an LLM backend")
     t = time.perf_counter()
-    chunker = Chunker(embedder.count_tokens, max_tokens=min(224, embedder.max_tokens - 32))
+    chunker = chunker or _chunker(embedder)
     chunks = chunker.chunk_pages(pages, component, version)
-    report.chunks = len(chunks)
+    report.chunks, report.rechunked = len(chunks), chunker.rechunked
     report.timings["chunk_s"] = time.perf_counter() - t
     if progress:
         progress("chunks", len(chunks), len(chunks))
@@ -122,26 +182,60 @@ def _store_pages(pages: list[RawPage], component: str, version: str, source: str
     return report
 
 
+def _chunker(embedder: Embedder, previous: Mapping[str, Any] | None = None) -> ReusingChunker:
+    return ReusingChunker(embedder.count_tokens, min(224, embedder.max_tokens - 32), embedder.name, previous)
+
+
 def curate_url(url: str, component: str, version: str | None = None, *, depth: int = 2, max_pages: int = 200,
                delay: float = 0.05, summarize: str = DEFAULT_MODE, embed: str = "local",
                backend: Backend | None = None, stores: Stores | None = None,
-               progress: Progress | None = None, use_cache: bool = True, workers: int = 2) -> CurateReport:
+               progress: Progress | None = None, use_cache: bool = True, workers: int = 1) -> CurateReport:
     """Crawl a docs site into the store ``component@version`` (``workers`` browsers at once).
 
-    ``version`` defaults to the installed version of ``component``, else ``latest``.
+    ``version`` defaults to the installed version of ``component``, else ``latest``. With
+    ``use_cache``, the store's crawl manifest from the last curation lets pages that did not
+    change be reused without rendering, and their chunks without chunking; the manifest is
+    written anew after every successful curation either way.
     """
     version = version or installed_version(component) or "latest"
     report = CurateReport(key=store_key(component, version))
     stores = stores or Stores()
     embedder = get_embedder(embed)
     t = time.perf_counter()
-    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay, workers=workers,
-                         cache_dir=cache_dir() / "pages" if use_cache else None)
-    crawl = Crawler(config, progress).crawl(url)
+    manifest = stores.read_manifest(component, version) if use_cache else {}
+    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay, workers=workers)
+    crawl = Crawler(config, progress).crawl(url, _known_pages(manifest))
     report.timings["crawl_s"] = time.perf_counter() - t
     _check_crawl(crawl, url)
     report.pages, report.failed = len(crawl.pages), crawl.failed
-    return _store_pages(crawl.pages, component, version, url, summarize, embedder, stores, backend, progress, report)
+    report.rendered, report.unchanged = crawl.rendered, crawl.unchanged
+    chunker = _chunker(embedder, manifest.get("chunks") if isinstance(manifest.get("chunks"), dict) else None)
+    _store_pages(crawl.pages, component, version, url, summarize, embedder, stores, backend, progress, report,
+                 chunker=chunker)
+    t = time.perf_counter()
+    pages = {p.url: {"etag": crawl.validators[p.url].etag, "last_modified": crawl.validators[p.url].last_modified,
+                     "page": to_dict(p)} for p in crawl.pages if p.url in crawl.validators}
+    stores.write_manifest(component, version, {"start": url, "pages": pages,
+                                               "chunks": {k: to_dict(v) for k, v in chunker.made.items()}})
+    report.timings["store_s"] += time.perf_counter() - t
+    log.info("%s: %d pages (%d unchanged), %d chunks (%d pages chunked anew)", report.key, report.pages,
+             report.unchanged, report.chunks, report.rechunked)
+    return report
+
+
+def _known_pages(manifest: Mapping[str, Any]) -> dict[str, KnownPage]:
+    """The pages of a crawl manifest that can be asked for conditionally; damaged entries are left out."""
+    known: dict[str, KnownPage] = {}
+    pages = manifest.get("pages")
+    for url, entry in (pages.items() if isinstance(pages, dict) else ()):
+        try:
+            validators = Validators(entry.get("etag") or None, entry.get("last_modified") or None)
+            page = from_dict(RawPage, entry["page"])
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue
+        if validators and page.url == url:
+            known[url] = KnownPage(page, validators)
+    return known
 
 
 def curate_package(name: str, *, summarize: str = DEFAULT_MODE, embed: str = "local", backend: Backend | None = None,

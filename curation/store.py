@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import re
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 TEMP_PREFIX = "tmp-"
 OLD_PREFIX = "old-"
+# Beside the Chroma files: per store, what the last curation crawled (pages, validators, chunks).
+MANIFEST_DIR = "crawl-manifests"
+MANIFEST_FORMAT = 1
 BATCH = 256
 Progress = Callable[[str, int, int | None], None]
 
@@ -222,7 +226,42 @@ class Stores:
         """Delete a store (exact ``component@version`` or the one a bare component resolves to)."""
         info = self.find(name)
         self.client.delete_collection(info.collection)
+        self.manifest_path(info.component, info.version).unlink(missing_ok=True)
         return info
+
+    # -- crawl manifests ----------------------------------------------------------------------------
+    def manifest_path(self, component: str, version: str) -> Path:
+        """Where the crawl manifest of component@version is kept."""
+        return self.root / MANIFEST_DIR / f"{collection_name(component, version)}.json"
+
+    def read_manifest(self, component: str, version: str) -> dict[str, Any]:
+        """The crawl manifest of component@version; {} if there is none or it cannot be read.
+
+        It is only a cache: a missing or damaged one costs a full crawl, never a wrong store.
+        """
+        path = self.manifest_path(component, version)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the unreadable crawl manifest %s: %s", path, exc)
+            return {}
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            return {}
+        return data
+
+    def write_manifest(self, component: str, version: str, data: dict[str, Any]) -> None:
+        """Replace the crawl manifest of component@version at once (a temp file renamed over it)."""
+        path = self.manifest_path(component, version)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:16]}-{path.name}")
+        try:
+            tmp.write_text(json.dumps({**data, "format": MANIFEST_FORMAT}), encoding="utf-8")
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def cleanup(self) -> int:
         """Delete collections a crashed write left behind (never those of a write still running)."""

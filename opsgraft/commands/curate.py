@@ -58,9 +58,10 @@ def _backend(name: str | None, summarize: str) -> Any:
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(0, 20), help="Link depth from the start URL.")
 @click.option("--max-pages", default=200, show_default=True, type=click.IntRange(1), help="Page cap.")
 @click.option("--delay", default=0.05, show_default=True, type=click.FloatRange(0),
-              help="Minimum seconds between request starts (robots.txt's Crawl-delay wins if longer).")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 8),
-              help="Browsers rendering pages at once (with --url).")
+              help="Minimum seconds between request starts (robots.txt's Crawl-delay wins if longer); "
+                   "re-checks of pages already crawled (answered 304) start at a tenth of it.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 8),
+              help="Browsers rendering pages at once (with --url); more help only with spare cores.")
 @click.option("--summarize", type=click.Choice(SUMMARIZE_CHOICES), default="lazy", show_default=True,
               help="full: summarize every chunk now (slow on CPU); lazy: on first retrieval; none: never.")
 @click.option("--backend", "backend_name", default=None, help="LLM backend for --summarize full (default: local).")
@@ -93,7 +94,7 @@ def curate(url: str | None, component: str | None, package: str | None, version:
         return
     w = report.write
     timing = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in report.timings.items())
-    extra = f", {report.modules} modules" if package else ""
+    extra = f", {report.modules} modules" if package else f" ({report.unchanged} unchanged)"
     click.echo(f"{report.key}: {report.pages} pages{extra}, {report.chunks} chunks "
                f"({w.embedded if w else 0} embedded, {w.reused if w else 0} reused, "
                f"{w.removed if w else 0} removed); {timing}")

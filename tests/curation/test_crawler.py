@@ -94,15 +94,6 @@ def test_parallel_browsers_keep_the_order_the_cap_and_the_rate(chromium: None, s
     assert len(slow.pages) == 4 and slow.elapsed_s >= 0.9
 
 
-def test_unchanged_pages_come_from_the_cache(chromium: None, site_url: str, tmp_path) -> None:
-    config = CrawlConfig(depth=1, max_pages=10, delay=0.0, cache_dir=tmp_path / "pages")
-    first = Crawler(config).crawl(site_url + "docs/index.html")
-    again = Crawler(config).crawl(site_url + "docs/index.html")
-    assert first.rendered == 10 and first.cached == 0
-    assert again.rendered == 0 and again.cached == 10
-    assert [p.text for p in again.pages] == [p.text for p in first.pages]
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
