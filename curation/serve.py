@@ -20,9 +20,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_dir(root: Path | str) -> Iterator[str]:
+def serve_dir(root: Path | str, handler_class: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler
+              ) -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT/``) of a server for ``root``; stop it on exit."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
+    handler = functools.partial(handler_class, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="opsgraft-docs-server", daemon=True)

@@ -89,14 +89,21 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.browser
-def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def curate_tiny_package(env: Path, name: str, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> str:
+    """``opsgraft curate --package NAME`` on the tiny package (importable for this test); its stdout."""
     site = make_tiny_package(env)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("PYTHONPATH", str(site))
-    code, out, err = run(["curate", "--package", "tinyops"], capsys)
+    code, out, err = run(["curate", "--package", name], capsys)
     assert code == 0, err
+    return out
+
+
+@pytest.mark.browser
+def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = curate_tiny_package(env, "tinyops", monkeypatch, capsys)
     assert out.startswith("tinyops@0.3.1: 3 pages, 2 modules")  # index + tinyops + tinyops.core
 
     from opsgraft.curation.store import Stores
@@ -138,11 +145,7 @@ def test_curate_package_end_to_end(env: Path, monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.browser
 def test_curate_one_module_of_a_package(env: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    site = make_tiny_package(env)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("PYTHONPATH", str(site))
-    code, out, err = run(["curate", "--package", "tinyops.core"], capsys)
-    assert code == 0, err
+    out = curate_tiny_package(env, "tinyops.core", monkeypatch, capsys)
     assert out.startswith("tinyops.core@0.3.1: 2 pages, 1 modules")  # the package's version, one module
 
     from opsgraft.curation.store import Stores

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import http.server
 import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -64,16 +61,8 @@ class _NoValidators(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def serve_without_validators(root: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_NoValidators, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve_without_validators(root: Path) -> AbstractContextManager[str]:
+    return serve_dir(root, _NoValidators)
 
 
 @pytest.fixture
