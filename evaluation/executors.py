@@ -1,7 +1,8 @@
 """Where judge() runs: in this process, in a local process pool, or as Ray tasks; and GPU routing.
 
-With ``device="cuda"`` and G GPUs, at most one sample runs per GPU at a time, each with its own
-``CUDA_VISIBLE_DEVICES``. Results are yielded in completion order.
+With ``device="cuda"`` and G GPUs, at most ``per_gpu`` samples (default 1) run per GPU at a time,
+each with its own ``CUDA_VISIBLE_DEVICES``, and at most ``jobs`` in all. Results are yielded in
+completion order.
 """
 
 from __future__ import annotations
@@ -76,11 +77,19 @@ class LocalExecutor:
     gpus: tuple[str, ...] = ()
     timeout_s: float | None = None
     keep_workdir: bool = False
+    per_gpu: int = 1  # samples sharing one GPU at a time (small models leave an H200 idle)
+
+    def slots(self) -> list[str | None]:
+        """One entry per sample run at once: its GPU (round-robin over the GPUs), or None on cpu."""
+        if self.device != "cuda":
+            return [None] * self.jobs
+        spread: list[str | None] = [gpu for _ in range(max(1, self.per_gpu)) for gpu in self.gpus]
+        return spread[: self.jobs]
 
     def __call__(self, todo: Sequence[Job]) -> Iterator[SampleResult]:
         if not todo:
             return
-        slots: list[str | None] = list(self.gpus[: self.jobs]) if self.device == "cuda" else [None] * self.jobs
+        slots = self.slots()
         if len(slots) == 1:
             for job in todo:
                 yield self._judge(job, slots[0])
@@ -95,7 +104,7 @@ class LocalExecutor:
         with procs, ThreadPoolExecutor(len(slots)) as waiters:
 
             def run(job: Job) -> SampleResult:
-                slot = free.get()  # one sample per GPU (or per worker) at a time
+                slot = free.get()  # per_gpu samples per GPU (or one per worker) at a time
                 try:
                     return procs.submit(
                         judge, job.task, job.candidate, device=self.device, cuda_devices=slot,
@@ -143,6 +152,7 @@ class RayExecutor:
     device: str = "cpu"
     timeout_s: float | None = None
     keep_workdir: bool = False
+    per_gpu: int = 1
 
     def __call__(self, todo: Sequence[Job]) -> Iterator[SampleResult]:
         if not todo:
@@ -154,7 +164,8 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if os.environ.get("RAY_ADDRESS") else self.jobs,
                      include_dashboard=False, log_to_driver=False)
-        remote = ray.remote(num_cpus=1, num_gpus=1 if self.device == "cuda" else 0)(_ray_judge)
+        gpu_share = 1 / max(1, self.per_gpu) if self.device == "cuda" else 0
+        remote = ray.remote(num_cpus=1, num_gpus=gpu_share)(_ray_judge)
         pending = [remote.remote(job, self.device, self.timeout_s, self.keep_workdir) for job in todo]
         try:
             while pending:
@@ -166,13 +177,15 @@ class RayExecutor:
 
 
 def make_runner(executor: str = "local", jobs: int = 1, device: str = "auto", timeout_s: float | None = None,
-                keep_workdir: bool = False) -> Runner:
-    """The runner for ``--executor/--jobs/--device/--timeout``."""
+                keep_workdir: bool = False, per_gpu: int = 1) -> Runner:
+    """The runner for ``--executor/--jobs/--device/--timeout/--per-gpu``."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if per_gpu < 1:
+        raise ConfigError(f"--per-gpu must be >= 1, got {per_gpu}")
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r} (valid: {', '.join(EXECUTORS)})")
     resolved, gpus = resolve_device(device)
     if executor == "ray":
-        return RayExecutor(jobs, resolved, timeout_s, keep_workdir)
-    return LocalExecutor(jobs, resolved, tuple(gpus), timeout_s, keep_workdir)
+        return RayExecutor(jobs, resolved, timeout_s, keep_workdir, per_gpu)
+    return LocalExecutor(jobs, resolved, tuple(gpus), timeout_s, keep_workdir, per_gpu)

@@ -20,7 +20,10 @@ def sandbox_options(func: Any) -> Any:
         [
             click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Samples judged in parallel."),
             click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                         help="auto uses the GPUs nvidia-smi finds, one sample per GPU at a time."),
+                         help="auto uses the GPUs nvidia-smi finds, --per-gpu samples per GPU at a time."),
+            click.option("--per-gpu", type=click.IntRange(1, 64), default=1, show_default=True,
+                         help="Samples sharing one GPU at once (with --jobs >= GPUs x this); small models "
+                              "leave a GPU idle."),
             click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                          help="ray runs each sample as a Ray task (RAY_ADDRESS joins a cluster)."),
             click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -47,8 +50,8 @@ already judged.
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder [default: GENERATIONS without .jsonl, plus '-eval'].")
 @sandbox_options
-def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, device: str, executor: str,
-             timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool) -> None:
+def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, device: str, per_gpu: int,
+             executor: str, timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool) -> None:
     from rich.console import Console
 
     from opsgraft.evaluation.evaluator import evaluate as run_evaluation
@@ -71,7 +74,7 @@ def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, d
         candidates = read_generations(generations)
     out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl").removesuffix(".opsgraft.json")
                                            + "-eval")
-    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs)
+    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu)
     err = Console(stderr=True, highlight=False)
 
     def progress(result: SampleResult) -> None:

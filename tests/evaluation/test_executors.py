@@ -1,4 +1,4 @@
-"""Local process pool, GPU routing (one sample per GPU at a time) and the Ray executor."""
+"""Local process pool, GPU routing (per_gpu samples per GPU at a time) and the Ray executor."""
 
 from __future__ import annotations
 
@@ -54,6 +54,23 @@ def test_one_sample_per_gpu_at_a_time(path_task) -> None:
         intervals.sort()
         for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
             assert start >= end, "two samples shared a GPU"
+
+
+def test_per_gpu_shares_a_gpu_between_that_many_samples(path_task) -> None:
+    runner = LocalExecutor(jobs=4, device="cuda", gpus=("0",), per_gpu=2)
+    assert runner.slots() == ["0", "0"]  # capped by the one GPU x 2, not by --jobs 4
+    assert LocalExecutor(jobs=3, device="cuda", gpus=("0", "1"), per_gpu=2).slots() == ["0", "1", "0"]
+    results = list(runner(_jobs(path_task, 4, {"train.py": TIMED})))
+    assert {r.status for r in results} == {"passed"}, [r.execution.stderr_tail for r in results]
+    spans = sorted((float(start), float(end)) for start, end in
+                   (r.execution.stdout_tail.split()[2:] for r in results))
+    assert all(r.execution.device == "cuda:0" for r in results)
+    # two at a time on GPU 0: some samples overlap, never three at once
+    overlaps = [max(0.0, min(a[1], b[1]) - max(a[0], b[0])) for a, b in zip(spans, spans[1:], strict=False)]
+    assert any(o > 0.2 for o in overlaps), spans
+    assert all(spans[i + 2][0] >= min(spans[i][1], spans[i + 1][1]) - 0.05 for i in range(len(spans) - 2)), spans
+    with pytest.raises(ConfigError, match="per-gpu"):
+        make_runner("local", jobs=2, device="cpu", per_gpu=0)
 
 
 def test_detect_gpus_honours_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
