@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-RENDERER_VERSION = "5"
+RENDERER_VERSION = "6"
 SKIP_PARTS = {
     "test", "tests", "testing", "conftest", "vendor", "vendored", "third_party", "thirdparty",
     "externals", "extern", "examples", "example", "benchmarks", "benchmark", "docs", "setup",
@@ -174,10 +174,17 @@ def doc_html(obj: Any) -> str:
     return "\n".join(parts)
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def signature(obj: Any) -> str:
-    """``(a, b=1) -> int`` or ``(...)`` when Python cannot tell."""
+    """``(a, b=1) -> int`` or ``(...)`` when Python cannot tell.
+
+    Memory addresses in default values (``<object object at 0x7f...>``) are cut, so the same
+    package renders the same text, and the same chunk ids, every time.
+    """
     try:
-        return str(inspect.signature(obj))
+        return _ADDRESS.sub(">", str(inspect.signature(obj)))
     except (TypeError, ValueError):
         return "(...)"
 
