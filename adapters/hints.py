@@ -44,6 +44,12 @@ HINTS: tuple[tuple[str, str], ...] = (
      "The run has {1} history rows, at least {2} are needed: call `wandb.log({...}, step=epoch)` directly in the body of "
      "the epoch loop, not inside an `if` that runs on some epochs only (for example one that prints every 10 "
      "epochs); call `wandb.init` once before the loop and `wandb.finish()` once after it."),
+    (r"ImportError: cannot import name '(\w+)' from '([\w.]+)'",
+     "`{2}` has no `{1}` in the installed version: delete that import and use only the calls shown in the "
+     "docs and rules above."),
+    (r"ModuleNotFoundError: No module named '([\w.]+)'",
+     "There is no module `{1}` here and nothing can be installed: delete that import and every use of it. "
+     "The task needs only the modules the original script imports and the tool the task names."),
     (r"AttributeError: '(\w+)' object has no attribute '(\w+)'",
      "`{1}` objects have no `{2}`: remove that call, or use only the methods shown in the docs and rules above."),
     (r"AttributeError: module '([\w.]+)' has no attribute",

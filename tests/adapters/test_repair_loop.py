@@ -90,3 +90,15 @@ def test_repair_hint_for_the_top_level_log_model_the_model_invents():
     hints = repair_hints(["the program exited with code 1: AttributeError: module 'mlflow' has no attribute 'log_model'"], "")
     assert hints[0].startswith("MLflow has no top-level `mlflow.log_model`: use the flavor's function, "
                                "e.g. `mlflow.sklearn.log_model(...)`")
+
+
+def test_repair_hints_for_imports_the_model_invents():
+    """Seen in the bench (rag, pruning:torch): all 9 rounds failed on these imports, repeated unchanged."""
+    from opsgraft.adapters.hints import repair_hints
+
+    [hint] = repair_hints(["the program exited with code 1: ImportError: cannot import name 'prune_l1_unstructured' "
+                           "from 'torch.nn.utils.prune' (site-packages/torch/nn/utils/prune.py)"], "")
+    assert hint.startswith("`torch.nn.utils.prune` has no `prune_l1_unstructured` in the installed version: "
+                           "delete that import")
+    [hint] = repair_hints([], "  File \"train.py\", line 7\nModuleNotFoundError: No module named 'mlops'\n")
+    assert hint.startswith("There is no module `mlops` here and nothing can be installed: delete that import")
