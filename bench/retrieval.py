@@ -43,6 +43,7 @@ def main() -> int:
     trace = Path(tempfile.mkdtemp()) / "trace.jsonl"
     print(f"{'store':<22} {'queries':>7} {'recall@' + str(args.top_k):>9} {'p50 ms':>7}")
     total_hits = total = 0
+    held = [0, 0]  # hits, queries among those marked heldout (added after the ranking was tuned)
     for store, queries in by_store.items():
         hits, lat = 0, []
         try:
@@ -53,6 +54,9 @@ def main() -> int:
                 lat.append((time.perf_counter() - t) * 1000)
                 ok = any(is_hit(d.title, q["expected"]) for d in docs)
                 hits += ok
+                if q.get("heldout"):
+                    held[0] += ok
+                    held[1] += 1
                 if args.verbose or not ok:
                     mark = "ok  " if ok else "MISS"
                     print(f"  {mark} {q['query']!r}: " + " | ".join(d.title.split(' > ')[-1] for d in docs))
@@ -66,6 +70,10 @@ def main() -> int:
         total += len(queries)
     if total:
         print(f"{'all':<22} {total:>7} {total_hits / total:>9.2f}")
+    if held[1]:
+        print(f"{'held out':<22} {held[1]:>7} {held[0] / held[1]:>9.2f}")
+        if total > held[1]:
+            print(f"{'tuned on':<22} {total - held[1]:>7} {(total_hits - held[0]) / (total - held[1]):>9.2f}")
     return 0
 
 

@@ -78,6 +78,10 @@ def _disable_llm(settings: Any) -> None:
 
 RERANK_POOL = 8
 TITLE_WEIGHT = 0.15
+# Training scripts call a package's public entry points (nncf.quantize), not the internals that
+# API pages render as well (nncf.quantization.algorithms...QuantizationAccuracyRestorer.apply):
+# each submodule beyond the first costs this much score.
+DEPTH_WEIGHT = 0.01
 MAX_TITLE_CANDIDATES = 64
 MIN_TITLE_SHARE = 0.5  # a heading sharing fewer of the query's words than this gets no boost
 _STOP = frozenset(
@@ -86,11 +90,22 @@ _STOP = frozenset(
 )
 
 
+# API names abbreviate what a query spells out ("initialize a repository" -> Repo.init).
+_ABBREVIATIONS = {
+    "init": "initialize", "repo": "repository", "config": "configuration", "dir": "directory",
+    "param": "parameter", "params": "parameters", "env": "environment", "args": "arguments",
+    "info": "information", "exp": "experiment", "ckpt": "checkpoint",
+}
+
+
 def _stem(word: str) -> str:
+    """Crude suffix stripping that maps inflections onto one form: files, file -> fil; staged, stage -> stag."""
+    word = _ABBREVIATIONS.get(word, word)
     for suffix in ("ing", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def query_words(query: str) -> set[str]:
@@ -138,6 +153,22 @@ def documented_name(heading: str) -> str:
     if not last or (len(last) > 1 and last[0] not in ("class", "property", "exception")) or len(last) > 2:
         return ""
     return last[-1] if re.fullmatch(r"[A-Za-z_][\w.]*", last[-1]) else ""
+
+
+def module_depth(name: str, root: str = "") -> int:
+    """Submodules between the package and what ``name`` documents, below ``root``'s own depth.
+
+    ``nncf.quantize`` -> 0, ``mlflow.sklearn.log_model`` -> 1, ``dvc.repo.Repo.push`` -> 1,
+    ``nncf.quantization.algorithms.algorithm.Algorithm.apply`` -> 3; for the root
+    ``torch.nn.utils.prune``, ``torch.nn.utils.prune.l1_unstructured`` -> 0.
+    """
+    parts = name.split(".")[:-1]
+    depth = 0
+    for part in parts[1:]:
+        if not part[:1].islower():
+            break  # a class: what follows are its members
+        depth += 1
+    return max(0, depth - root.count("."))
 
 
 def _cosine_of_score(score: float | None) -> float:
@@ -203,7 +234,8 @@ class StoreSearcher:
         ``optuna.load_study``). Each scores its cosine similarity plus ``TITLE_WEIGHT`` x the share
         of the query's words in its heading: API pages are many near-identical docstrings, and
         the heading names the thing a query asks for. A synopsis chunk that scores returns its
-        parent (the chunk with the signature) instead; each chunk comes back at most once.
+        parent (the chunk with the signature) instead; each chunk comes back at most once, and
+        each section (heading) once, by its best chunk.
         """
         if not query.strip():
             return []
@@ -237,7 +269,8 @@ class StoreSearcher:
             title = heading_of(meta)
             doc = RetrievedDoc(
                 text=str(meta.get("summary") or text),
-                score=score + (TITLE_WEIGHT * title_overlap(words, title) if words else 0.0),
+                score=score + (TITLE_WEIGHT * title_overlap(words, title) if words else 0.0)
+                - DEPTH_WEIGHT * max(0, module_depth(documented_name(title), self.info.component) - 1),
                 source=str(meta.get("url", "")),
                 component=self.info.component,
                 version=self.info.version,
@@ -247,7 +280,18 @@ class StoreSearcher:
             )
             if cid not in best or doc.score > best[cid].score:
                 best[cid] = doc
-        return sorted(best.values(), key=lambda d: -d.score)[:top_k]
+        # One chunk per section: a long docstring's continuation chunks share its heading and would
+        # fill the top-k with one API (mlflow.start_run 4 times of 5); its best chunk stands for it.
+        out: list[RetrievedDoc] = []
+        sections: set[str] = set()
+        for doc in sorted(best.values(), key=lambda d: -d.score):
+            if doc.title and doc.title in sections:
+                continue
+            sections.add(doc.title)
+            out.append(doc)
+            if len(out) == top_k:
+                break
+        return out
 
     def _with_parents(
         self, found: dict[str, tuple[str, dict[str, Any], float]]

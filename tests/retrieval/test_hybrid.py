@@ -1,9 +1,13 @@
-from opsgraft.retrieval.index import name_words, query_words, title_overlap
+import pytest
+
+from opsgraft.retrieval.index import module_depth, name_words, query_words, title_overlap
 
 
 def test_query_words_drop_stopwords_and_stem():
-    assert query_words("load an existing study from storage") == {"load", "study", "storage"}
+    assert query_words("load an existing study from storage") == {"load", "study", "storag"}
     assert query_words("commit staged changes") == {"commit", "stag", "chang"}
+    # Inflections of one word meet: "files" and "file", "staged" and "stage".
+    assert query_words("stage files") == query_words("staged file") == {"stag", "fil"}
     # Long queries (code, doc text) get no heading bonus.
     assert query_words(" ".join(["word"] * 13)) == set()
 
@@ -11,9 +15,21 @@ def test_query_words_drop_stopwords_and_stem():
 def test_only_the_documented_name_counts():
     assert name_words("optuna > optuna.load_study") == {"load", "study"}
     assert name_words("optuna.storages > class optuna.storages.JournalStorage > "
-                      "optuna.storages.JournalStorage.get_study_id_from_name") == {"get", "study", "id", "from", "name"}
+                      "optuna.storages.JournalStorage.get_study_id_from_name") == {"get", "study", "id", "from", "nam"}
     assert name_words("dvc push") == {"dvc", "push"}
-    assert name_words("git > class git.IndexFile") == {"index", "file"}
+    assert name_words("git > class git.IndexFile") == name_words("git > git.index_files") == {"index", "fil"}
+    # API abbreviations are spelled out the way a query says them.
+    assert name_words("git > class git.Repo > git.Repo.init") == query_words("initialize") == {"initializ"}
+    assert name_words("dvc > dvc.repo.Repo") == {"repository"}
+
+
+def test_module_depth_counts_submodules_below_the_component():
+    assert module_depth("nncf.quantize") == 0
+    assert module_depth("mlflow.sklearn.log_model") == 1
+    assert module_depth("mlflow.MlflowClient.log_metric") == 0
+    assert module_depth("nncf.quantization.algorithms.algorithm.Algorithm.apply") == 3
+    assert module_depth("torch.nn.utils.prune.l1_unstructured", "torch.nn.utils.prune") == 0
+    assert module_depth("") == 0
 
 
 def test_title_overlap_needs_half_the_words():
@@ -50,3 +66,59 @@ def test_search_adds_and_boosts_chunks_whose_heading_names_the_query(tmp_path) -
     # ... the hybrid search finds it through its heading and ranks it first.
     top = s.search(query, top_k=1)
     assert [d.title for d in top] == ["optuna > optuna.load_study"]
+
+
+def test_a_section_comes_back_once_by_its_best_chunk(tmp_path) -> None:
+    from opsgraft.curation.chunker import chunk_id
+    from opsgraft.curation.embed import get_embedder
+    from opsgraft.curation.store import Stores
+    from opsgraft.retrieval.index import searcher
+    from opsgraft.types import Chunk
+
+    # mlflow.start_run's long docstring is three chunks under one heading.
+    parts = {
+        ("mlflow", "mlflow.start_run"): ["Start a new MLflow run, setting it as the active run.",
+                                          "run_name: name of the new MLflow run, used when a run is started.",
+                                          "nested: start the run nested inside the active run."],
+        ("mlflow", "mlflow.log_param"): ["Log a parameter (e.g. a hyperparameter) under the current run."],
+        ("mlflow", "mlflow.set_tag"): ["Set a tag under the current run."],
+    }
+    chunks = [Chunk(id=chunk_id(path, text), text=text, url=f"pkgdoc://mlflow@3/x.html#{path[-1]}", title=path[-1],
+                    component="mlflow", version="3", heading_path=path)
+              for path, texts in parts.items() for text in texts]
+    emb = get_embedder("local")
+    Stores(tmp_path).write("mlflow", "3", chunks, emb, {})
+    s = searcher("mlflow", tmp_path)
+    query = "start a new run"
+    # By chunk, the top 3 would be start_run three times ...
+    near = s.collection.query(query_embeddings=[emb.embed([query])[0]], n_results=3, include=["metadatas"])
+    assert {m["heading_path"] for m in near["metadatas"][0]} == {"mlflow > mlflow.start_run"}
+    # ... by section, start_run comes once, by its best chunk, and the other two sections follow.
+    top = s.search(query, top_k=3)
+    assert [d.title for d in top][0] == "mlflow > mlflow.start_run"
+    assert len({d.title for d in top}) == 3
+    assert top[0].chunk_id == near["ids"][0][0]
+
+
+def test_internals_pay_for_each_submodule_beyond_the_first(tmp_path, monkeypatch) -> None:
+    import opsgraft.retrieval.index as index
+    from opsgraft.curation.embed import get_embedder
+    from opsgraft.curation.store import Stores
+
+    from .conftest import doc_chunks
+
+    text = "Applies post-training quantization to the model with a calibration dataset."
+    internal = "nncf.quantization.algorithms.accuracy_control.algorithm.Restorer.apply"  # 4 submodules
+    docs = {internal: text, "nncf.quantize": text, "nncf.torch.quantize": text}
+    Stores(tmp_path).write("nncf", "3", doc_chunks(docs, "nncf", "3"), get_embedder("local"), {})
+    s = index.searcher("nncf", tmp_path)
+
+    def scores() -> dict[str, float]:
+        return {d.title.split(" > ")[-1]: d.score for d in s.search("calibrate and quantize", top_k=3)}
+
+    weight, ranked = index.DEPTH_WEIGHT, scores()
+    monkeypatch.setattr(index, "DEPTH_WEIGHT", 0.0)
+    flat = scores()
+    assert flat[internal] - ranked[internal] == pytest.approx(3 * weight)
+    assert flat["nncf.quantize"] == ranked["nncf.quantize"]
+    assert flat["nncf.torch.quantize"] == ranked["nncf.torch.quantize"]  # one submodule is free
