@@ -134,7 +134,7 @@ class Strategy(ABC):
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def search(self, component: str, queries: list[str], top_k: int, step: str) -> list[RetrievedDoc]:
-        """Top-k of ``component``'s store over several queries, merged by best score."""
+        """Top-k of ``component``'s store over several queries, merged by best score, a section once."""
         s = searcher(component, self.stores_dir)
         self._run.stores[step] = s.info.key
         best: dict[str, RetrievedDoc] = {}
@@ -146,8 +146,9 @@ class Strategy(ABC):
             self._run.queries.append({"step": step, "store": s.info.key, "query": q[:MAX_QUERY_CHARS],
                                       "hits": [[h.chunk_id, round(h.score, 4)] for h in hits]})
             for h in hits:
-                if h.chunk_id not in best or h.score > best[h.chunk_id].score:
-                    best[h.chunk_id] = h
+                key = h.title or h.chunk_id  # two queries may each find another chunk of one section
+                if key not in best or h.score > best[key].score:
+                    best[key] = h
         return sorted(best.values(), key=lambda d: -d.score)[:top_k]
 
     def foreign_framework(self, doc: RetrievedDoc) -> str:

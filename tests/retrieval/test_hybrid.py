@@ -122,3 +122,26 @@ def test_internals_pay_for_each_submodule_beyond_the_first(tmp_path, monkeypatch
     assert flat[internal] - ranked[internal] == pytest.approx(3 * weight)
     assert flat["nncf.quantize"] == ranked["nncf.quantize"]
     assert flat["nncf.torch.quantize"] == ranked["nncf.torch.quantize"]  # one submodule is free
+
+
+def test_queries_merged_by_section(tmp_path) -> None:
+    from opsgraft.curation.chunker import chunk_id
+    from opsgraft.curation.embed import get_embedder
+    from opsgraft.curation.store import Stores
+    from opsgraft.retrieval import retrievers
+    from opsgraft.types import Chunk
+
+    # Two chunks of one section, each the best hit of one of two queries.
+    parts = {("dvc", "dvc.repo.Repo.push"): ["Upload tracked data to remote storage.",
+                                             "jobs: number of parallel upload jobs to use."],
+             ("dvc", "dvc.repo.Repo.gc"): ["Garbage-collect unused cache objects."]}
+    chunks = [Chunk(id=chunk_id(path, text), text=text, url="pkgdoc://dvc@3/x.html", title=path[-1],
+                    component="dvc", version="3", heading_path=path)
+              for path, texts in parts.items() for text in texts]
+    Stores(tmp_path).write("dvc", "3", chunks, get_embedder("local"), {})
+    strategy = retrievers.get("target-search")(stores_dir=tmp_path)
+    per_query = [strategy.search("dvc", [q], 1, "docs-target")[0].chunk_id
+                 for q in ("upload data to remote storage", "parallel upload jobs")]
+    assert len(set(per_query)) == 2  # each query finds its own chunk of Repo.push ...
+    merged = strategy.search("dvc", ["upload data to remote storage", "parallel upload jobs"], 2, "docs-target")
+    assert [d.title.split(" > ")[-1] for d in merged] == ["dvc.repo.Repo.push", "dvc.repo.Repo.gc"]  # ... once
