@@ -104,8 +104,12 @@ def repair_prompt(
     *,
     instruction: str | None = None,
     docs: Sequence[RetrievedDoc] = (),
+    original: str = "",
 ) -> Prompt:
-    """The next round's prompt: current code, the checker's reasons, stderr, likely fixes and the round log."""
+    """The next round's prompt: current code, the checker's reasons, stderr, likely fixes and the round log.
+
+    ``original`` (the script before adaptation) sharpens the hints (see :func:`repair_hints`).
+    """
     stderr = clean_stderr(stderr_tail) or "(empty)"
     user = fill(
         "repair_user.md",
@@ -114,7 +118,7 @@ def repair_prompt(
         reasons="\n".join(f"- {r}" for r in reasons) or "- the program failed",
         stderr=stderr,
         log="\n".join(f"- {ln}" for ln in log_lines) or "- (first repair)",
-        hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail)) or "- read the error above and fix its cause",
+        hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail, original=original)) or "- read the error above and fix its cause",
         environment=fill("environment.md", filename=filename),
         component=spec.component,
         notes=template(spec.notes).strip(),

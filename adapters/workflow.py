@@ -120,7 +120,7 @@ class Workflow:
         docs = list(self.docs)
         while True:
             prompt = prompting.repair_prompt(self.spec, self.task.entry, code, reasons, stderr, log_lines,
-                                             instruction=self.task.instruction, docs=docs)
+                                             instruction=self.task.instruction, docs=docs, original=self.source)
             if not docs or self._backend is None or (
                 self._backend.count_tokens(prompt.messages) + self._max_tokens <= self._backend.context_window
             ):

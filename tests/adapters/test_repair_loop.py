@@ -102,3 +102,48 @@ def test_repair_hints_for_imports_the_model_invents():
                            "delete that import")
     [hint] = repair_hints([], "  File \"train.py\", line 7\nModuleNotFoundError: No module named 'mlops'\n")
     assert hint.startswith("There is no module `mlops` here and nothing can be installed: delete that import")
+
+
+HPO_INPUT = '''import numpy as np
+from sklearn.svm import SVC
+
+SEED = 0
+
+
+def main() -> None:
+    X_train, y_train = np.ones((4, 2)), [0, 1, 0, 1]
+    for epoch in range(2):
+        SVC(random_state=SEED).fit(X_train, y_train)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_a_name_local_to_a_function_of_the_original_gets_a_scope_hint():
+    """Seen in the bench (rag, hpo:optuna): a module-level objective used main()'s X_train in 9 of 9 rounds."""
+    from opsgraft.adapters.hints import local_to, repair_hints
+
+    assert local_to("X_train", HPO_INPUT) == local_to("epoch", HPO_INPUT) == "main"
+    assert local_to("SEED", HPO_INPUT) == ""  # a module-level name is visible everywhere
+    assert local_to("main", HPO_INPUT) == ""
+    assert local_to("X_train", "def broken(:\n") == ""
+    reason = "the program exited with code 1: NameError: name 'X_train' is not defined"
+    [hint] = repair_hints([reason], "", original=HPO_INPUT)
+    assert hint.startswith("`X_train` is a local variable of `main()` in the original script")
+    assert "import" not in hint  # the generic hint ("add its import") would contradict it
+    # Without the original, or for a name the original does not keep in a function: the generic hint.
+    [hint] = repair_hints([reason], "")
+    assert hint.startswith("`X_train` is used but never defined or imported")
+    [hint] = repair_hints(["NameError: name 'SEED' is not defined"], "", original=HPO_INPUT)
+    assert hint.startswith("`SEED` is used but never defined or imported")
+
+
+def test_the_repair_prompt_carries_the_scope_hint(tmp_path: Path):
+    from opsgraft.adapters.prompting import repair_prompt
+
+    spec = get_adapter("hpo:optuna")
+    prompt = repair_prompt(spec, "train.py", "import optuna\n", ["NameError: name 'X_train' is not defined"], "", [],
+                           original=HPO_INPUT)
+    assert "`X_train` is a local variable of `main()`" in prompt.messages[-1].content
