@@ -172,6 +172,7 @@ def run_adaptation(
     *,
     mode: str = "zero-shot",
     build_repair: Callable[[Attempt, list[str]], Prompt] | None = None,
+    build_restart: Callable[[Attempt, list[str]], Prompt] | None = None,
     judge: Callable[[Task, Candidate], SampleResult] | None = None,
     on_event: EventFn | None = None,
 ) -> AdaptRun:
@@ -220,6 +221,16 @@ def run_adaptation(
                 msg = "; ".join(filter(None, [f"the first answer repeated earlier code; resampled at temperature {hot}",
                                               msg if cand else ""])) if cand else msg
                 logs[prev.sample].append(f"round {round_}: the answer repeated an earlier round's code")
+                if cand is not None and cand.files[task.entry] in tried and build_restart is not None:
+                    # Still the same code: shown its code, the model copies it. Start over from the
+                    # original script with the failures and hints (bench, hpo:optuna: a module-level
+                    # objective came back unchanged from the repair and from the resample).
+                    repair_prompt = build_restart(prev, logs[prev.sample])
+                    check_context(backend, repair_prompt.messages, options.max_tokens)
+                    emit("restart", {"round": round_, "sample": prev.sample, "temperature": hot})
+                    gen, cand, msg = _repair_answer(backend, run, repair_prompt, prev, round_, source, hot)
+                    msg = "; ".join(filter(None, ["the resample repeated it too; restarted from the original script",
+                                                  msg if cand else ""])) if cand else msg
             run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, "" if cand else msg,
                                         notes=msg if cand else ""))
         _judge_round(run, round_, judge, logs, emit)

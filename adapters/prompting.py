@@ -74,6 +74,17 @@ def inline_prompt(
     return Prompt(messages=messages, template=template_name, docs=tuple(docs))
 
 
+def restart_prompt(first: Prompt, filename: str, log_lines: Sequence[str], hints: Sequence[str]) -> Prompt:
+    """The first round's prompt again, with what went wrong since: for a sample whose repairs keep
+    returning code that already failed (the 1.5B model copies the code a repair prompt shows it)."""
+    tail = fill("restart_user.md", filename=filename,
+                log="\n".join(f"- {ln}" for ln in log_lines) or "- (none recorded)",
+                hints="\n".join(f"- {h}" for h in hints) or "- read the errors above and avoid their causes")
+    *head, last = first.messages
+    messages = (*head, Message(last.role, last.content.rstrip("\n") + "\n" + tail))
+    return Prompt(messages=messages, template="restart_user.md", docs=first.docs)
+
+
 _SANDBOX_PATH = re.compile(r"(/[^\s'\"]*)?/opsgraft-[^/\s'\"]+/work/")
 _TIMESTAMP = re.compile(r"^\d{4}[/-]\d{2}[/-]\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s*", re.MULTILINE)
 _MEMORY_ADDR = re.compile(r"0x[0-9a-f]{6,}")

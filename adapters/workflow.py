@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.adapters import pipeline, prompting
+from opsgraft.adapters.hints import repair_hints
 from opsgraft.adapters.output import write_outputs
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.errors import ConfigError
@@ -127,6 +128,22 @@ class Workflow:
                 return prompt
             docs.pop()
 
+    def build_restart(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
+        """The first prompt again, with the sample's failures and the hints for its last one."""
+        assert self.task is not None
+        result = attempt.result
+        reasons = list(result.verdict.reasons) if result and result.verdict else []
+        stderr = result.execution.stderr_tail if result else ""
+        hints = repair_hints(reasons, stderr, original=self.source)
+        docs = list(self.docs)
+        while True:  # the first prompt fitted; with the failures added, it may need to drop a doc
+            prompt = prompting.restart_prompt(self.build_prompt(self.source, docs), self.task.entry, log_lines, hints)
+            if not docs or self._backend is None or (
+                self._backend.count_tokens(prompt.messages) + self._max_tokens <= self._backend.context_window
+            ):
+                return prompt
+            docs.pop()
+
     def judge(self, task: Task, candidate: Candidate) -> SampleResult:
         """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""
         from opsgraft.evaluation.evaluator import judge
@@ -147,7 +164,8 @@ class Workflow:
                                         repair=repair, run=run, device=self.device, timeout_s=self.timeout_s)
         adapt_run = pipeline.run_adaptation(
             self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
-            build_repair=self.build_repair, judge=self.judge if run else None, on_event=on_event,
+            build_repair=self.build_repair, build_restart=self.build_restart, judge=self.judge if run else None,
+            on_event=on_event,
         )
         best = adapt_run.best()
         assert best is not None and best.candidate is not None

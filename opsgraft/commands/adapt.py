@@ -123,6 +123,10 @@ def _event(status: Any, progress: Progress, kind: str, data: dict[str, Any]) -> 
         progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: answer repeated tried code, "
                           f"resampling at temperature {data['temperature']}")
         status.update(progress.label)
+    elif kind == "restart":
+        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: the resample repeated it too, "
+                          "restarting from the original script")
+        status.update(progress.label)
     elif kind == "judge":
         status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")
     elif kind == "retrieve":

@@ -62,6 +62,26 @@ def test_repeated_repair_answer_is_resampled_before_it_is_run(sklearn_script: Pa
     assert "Likely fix:\n- Log the metrics with `mlflow.log_metric" in backend.calls[1][0][-1].content
 
 
+def test_a_repair_that_repeats_itself_twice_restarts_from_the_original(sklearn_script: Path, tmp_path: Path):
+    """Seen in the bench (rag, hpo:optuna): the repair answer and its hot resample were the failing code again."""
+    backend = ScriptedBackend([f"```python\n{NO_METRICS}```"] * 3 + [f"```python\n{ADAPTED}```"])
+    source = sklearn_script.read_text()
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=source, timeout_s=120)
+    result = flow.execute(backend, n=1, run=True, repair=1, out_dir=tmp_path / "out")
+    attempts = result.run.attempts
+    # Four answers, two sandbox runs: neither repeat was run.
+    assert len(backend.calls) == 4 and [a.result.status for a in attempts] == ["failed", "passed"]
+    assert "restarted from the original script" in attempts[1].notes
+    first, restart = backend.calls[0][0][-1].content, backend.calls[3][0][-1].content
+    # The restart is the first prompt (with the original script, not the failing code) plus what went wrong.
+    assert restart.startswith(first.rstrip("\n"))
+    tail = restart[len(first.rstrip("\n")):]
+    assert "Start again from the original `" in tail
+    assert "round 0: failed:" in tail and "round 1: the answer repeated an earlier round's code" in tail
+    assert "- Log the metrics with `mlflow.log_metric" in tail
+    assert attempts[1].prompt.template == "restart_user.md"
+
+
 def test_repair_hints_match_the_recorded_real_failures():
     from opsgraft.adapters.hints import repair_hints
 
