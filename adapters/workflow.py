@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -93,21 +94,31 @@ class Workflow:
 
         Counted with the backend's own tokenizer (the model's for local, tiktoken for OpenAI).
         """
-        dropped = 0
-        while self.docs:
-            used = backend.count_tokens(self.build_prompt(self.source).messages)
-            if used + max_tokens <= backend.context_window:
-                break
-            self.docs.pop()
-            dropped += 1
+        _, kept = self._fitting(lambda docs: self.build_prompt(self.source, docs), backend, max_tokens)
+        dropped = len(self.docs) - kept
+        del self.docs[kept:]
         if dropped:
             log.info("dropped %d retrieved doc(s) to fit the context window", dropped)
         return dropped
 
-    def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
-        """The repair prompt for a failed attempt (falls back to the input if it had no code)."""
+    def _fitting(self, make: Callable[[list[RetrievedDoc]], Prompt], backend: Backend | None,
+                 max_tokens: int) -> tuple[Prompt, int]:
+        """`make(docs)` with as many of the top-ranked docs as fit the context (all without a backend).
+
+        Returns the prompt and how many docs it kept; the lowest-ranked go first.
+        """
+        docs = list(self.docs)
+        while True:
+            prompt = make(docs)
+            if not docs or backend is None or (
+                backend.count_tokens(prompt.messages) + max_tokens <= backend.context_window
+            ):
+                return prompt, len(docs)
+            docs.pop()
+
+    def _failure(self, attempt: pipeline.Attempt) -> tuple[list[str], str]:
+        """What went wrong in an attempt: the checker's reasons (after how the program ended) and stderr's tail."""
         assert self.task is not None
-        code = attempt.candidate.files[self.task.entry] if attempt.candidate else self.source
         result = attempt.result
         reasons = list(result.verdict.reasons) if result and result.verdict else []
         if result and result.status == "timeout":
@@ -116,33 +127,36 @@ class Workflow:
             reasons.insert(0, f"the program exited with code {result.execution.returncode}")
         if attempt.candidate is None:
             reasons.insert(0, "the last answer held no Python code block")
-        stderr = result.execution.stderr_tail if result else ""
-        # Repair prompts carry more than the first one; they get the docs that still fit.
-        docs = list(self.docs)
-        while True:
-            prompt = prompting.repair_prompt(self.spec, self.task.entry, code, reasons, stderr, log_lines,
-                                             instruction=self.task.instruction, docs=docs, original=self.source)
-            if not docs or self._backend is None or (
-                self._backend.count_tokens(prompt.messages) + self._max_tokens <= self._backend.context_window
-            ):
-                return prompt
-            docs.pop()
+        return reasons, result.execution.stderr_tail if result else ""
+
+    def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
+        """The repair prompt for a failed attempt (falls back to the input if it had no code).
+
+        Repair prompts carry more than the first one; they get the docs that still fit.
+        """
+        assert self.task is not None
+        task = self.task
+        code = attempt.candidate.files[task.entry] if attempt.candidate else self.source
+        reasons, stderr = self._failure(attempt)
+        prompt, _ = self._fitting(
+            lambda docs: prompting.repair_prompt(self.spec, task.entry, code, reasons, stderr, log_lines,
+                                                 instruction=task.instruction, docs=docs, original=self.source),
+            self._backend, self._max_tokens)
+        return prompt
 
     def build_restart(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
-        """The first prompt again, with the sample's failures and the hints for its last one."""
+        """The first prompt again, with the sample's failures and the hints for its last one.
+
+        The first prompt fitted; with the failures added, it may need to drop a doc.
+        """
         assert self.task is not None
-        result = attempt.result
-        reasons = list(result.verdict.reasons) if result and result.verdict else []
-        stderr = result.execution.stderr_tail if result else ""
+        task = self.task
+        reasons, stderr = self._failure(attempt)
         hints = repair_hints(reasons, stderr, original=self.source)
-        docs = list(self.docs)
-        while True:  # the first prompt fitted; with the failures added, it may need to drop a doc
-            prompt = prompting.restart_prompt(self.build_prompt(self.source, docs), self.task.entry, log_lines, hints)
-            if not docs or self._backend is None or (
-                self._backend.count_tokens(prompt.messages) + self._max_tokens <= self._backend.context_window
-            ):
-                return prompt
-            docs.pop()
+        prompt, _ = self._fitting(
+            lambda docs: prompting.restart_prompt(self.build_prompt(self.source, docs), task.entry, log_lines, hints),
+            self._backend, self._max_tokens)
+        return prompt
 
     def judge(self, task: Task, candidate: Candidate) -> SampleResult:
         """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""

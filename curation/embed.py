@@ -55,6 +55,14 @@ def local_model_path() -> str:
 MAX_QUERY_THREADS = 4  # a one-line query's matrices are small: more threads only add overhead
 
 
+def _use_threads(n: int) -> None:
+    """Set torch's intra-op threads to n, only when they differ (setting them is not free)."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def idle_cores(loadavg: str = "/proc/loadavg") -> int:
     """Cores nobody else is running on right now (1 to ``MAX_QUERY_THREADS``).
 
@@ -116,17 +124,12 @@ class LocalEmbedder:
             import torch
 
             with self._lock, torch.inference_mode():
-                threads = self.threads or idle_cores()
-                if torch.get_num_threads() != threads:
-                    torch.set_num_threads(threads)
+                _use_threads(self.threads or idle_cores())
                 features = self.model.preprocess([texts[0]])
                 vec = self.model.forward(features)["sentence_embedding"][0]
                 return [vec.tolist()]
         with self._lock:
-            import torch
-
-            if torch.get_num_threads() != (self.threads or 1):
-                torch.set_num_threads(self.threads or 1)
+            _use_threads(self.threads or 1)
             vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return [v.tolist() for v in vecs]

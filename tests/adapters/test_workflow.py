@@ -40,3 +40,29 @@ def test_translation_prompt_lays_out_docs_x_then_docs_y():
     text = flow.build_prompt(flow.source).messages[-1].content
     x, y = text.index("Docs-X"), text.index("Docs-Y")
     assert x < text.index("git add and commit") < y < text.index("dvc add tracks data")
+
+
+def test_repair_and_restart_prompts_keep_the_top_docs_that_fit(sklearn_script):
+    """Both carry more than the first prompt, so they may keep fewer docs; never a lower-ranked one over a higher."""
+    from opsgraft.adapters.pipeline import Attempt
+    from opsgraft.types import Candidate, Generation
+
+    source = sklearn_script.read_text()
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=sklearn_script, source=source, mode="rag")
+    task = flow.task
+    assert task is not None
+    flow.docs = docs(5, words=400)
+    first = flow.build_prompt(source)
+    # The first prompt fits with all five docs, to the token.
+    window = ScriptedBackend([]).count_tokens(first.messages) + 400
+    backend = ScriptedBackend([], context_window=window)
+    flow._backend, flow._max_tokens = backend, 400
+    attempt = Attempt(round=0, sample=0, prompt=first, generation=Generation("x"),
+                      candidate=Candidate(task.id, 0, {task.entry: source + "\n# failing\n" * 40}, task.entry))
+    for prompt in (flow.build_repair(attempt, ["round 0: failed: no metric"]),
+                   flow.build_restart(attempt, ["round 0: failed: no metric"])):
+        text = prompt.messages[-1].content
+        kept = [i for i in range(5) if f"doc{i} " in text]
+        assert backend.count_tokens(prompt.messages) + 400 <= window
+        assert 0 < len(kept) < 5 and kept == list(range(len(kept)))
+    assert len(flow.docs) == 5  # the first prompt's docs are left as they were
