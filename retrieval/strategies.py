@@ -104,7 +104,8 @@ class Strategy(ABC):
         per_step: dict[str, int] = {}
         seen: set[tuple[str, str]] = set()
         for doc in raw:
-            ident = (doc.step, doc.chunk_id or hashlib.sha256(doc.text.encode()).hexdigest())
+            # One doc per section and step: a looked-up API and a search hit may be two chunks of it.
+            ident = (doc.step, doc.title or doc.chunk_id or hashlib.sha256(doc.text.encode()).hexdigest())
             if ident in seen or per_step.get(doc.step, 0) >= request.top_k:
                 continue
             seen.add(ident)

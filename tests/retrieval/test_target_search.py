@@ -87,3 +87,26 @@ def test_api_names_and_documented_names() -> None:
     assert documented_name("mlflow > mlflow.start_run") == "mlflow.start_run"
     assert documented_name("torch.nn.utils.prune 2.13.0+cpu API reference") == ""
     assert documented_name("dvc push") == ""
+
+
+def test_a_looked_up_api_is_not_repeated_by_a_search_hit_on_another_of_its_chunks(tmp_path: Path) -> None:
+    from opsgraft.curation.chunker import Chunk, chunk_id
+
+    path = ("mlflow", "mlflow.log_metric")
+    parts = ["Log a metric under the current run. The step argument orders the values per epoch.",
+             "Log a metric per epoch under the current run: mlflow.log_metric('loss', loss, step=epoch)."]
+    chunks = [Chunk(id=chunk_id(path, t), text=t, url="pkgdoc://mlflow@3.0.0/x.html#mlflow.log_metric",
+                    title="mlflow.log_metric", component="mlflow", version="3.0.0", heading_path=path) for t in parts]
+    others = doc_chunks({k: v for k, v in MLFLOW_DOCS.items() if k != "mlflow.log_metric"}, "mlflow", "3.0.0")
+    Stores(tmp_path / "s").write("mlflow", "3.0.0", chunks + others, get_embedder("local"), {})
+    request = RetrievalRequest(code=SKLEARN, target="mlflow", instruction="Log a metric per epoch.", top_k=4,
+                               lookups=("mlflow.log_metric",))
+    docs = retrieve("target-search", request, stores_dir=tmp_path / "s", trace_path=tmp_path / "t.jsonl")
+    queries = read_trace(tmp_path / "t.jsonl")[-1]["queries"]
+    looked_up = {cid for q in queries if "lookup" in q for cid, _ in q["hits"]}
+    searched = {cid for q in queries if "query" in q for cid, _ in q["hits"]}
+    assert len(looked_up) == 1 and looked_up < {c.id for c in chunks}
+    assert (searched & {c.id for c in chunks}) - looked_up  # the search found the section's other chunk ...
+    titles = [d.title.split(" > ")[-1] for d in docs]
+    assert titles[0] == "mlflow.log_metric" and titles.count("mlflow.log_metric") == 1  # ... and it is not repeated
+    assert len(docs) == 4
