@@ -9,10 +9,22 @@ the failure at hand. ``{1}``, ``{2}`` in a hint are the pattern's groups.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from collections.abc import Iterator, Sequence
 
 HINTS: tuple[tuple[str, str], ...] = (
+    (r"(?:name |attribute )?'?(\w+)'?(?: is not defined)?\. Did you mean: '(\w+)'\?",
+     "Python itself suggests `{2}` where the code wrote `{1}`: use `{2}` if that is what was meant, or a "
+     "name the docs above show."),
+    (r"requires `(\w+)` argument",
+     "The call needs its `{1}` argument: pass `{1}=...` as the signature in the docs above shows."),
+    (r"did not finish within",
+     "The program ran past its time limit: keep the original amount of training (the same epochs, once "
+     "per trial or stage), keep any study or search to a few trials, and never wait on a server or input."),
+    (r"(\S+\.dvc) is not committed to git",
+     "`{1}` was written but not committed: after `dvc add`, stage `{1}` and the `.gitignore` beside it "
+     "with git (`repo.index.add([...])` in GitPython, or `git add`), then commit."),
     (r"maintenance mode|migrate-filestore|set_tracking_uri|localhost:5000|Connection refused",
      "Delete every `mlflow.set_tracking_uri(...)` call: MLFLOW_TRACKING_URI is already set to a database "
      "backend, and a file store or a server address fails here."),
@@ -56,7 +68,7 @@ HINTS: tuple[tuple[str, str], ...] = (
     (r"AttributeError: module '([\w.]+)' has no attribute",
      "That attribute does not exist in the installed version of `{1}`: use only the calls shown in the docs "
      "and rules above."),
-    (r"git-lfs was called|git lfs is still used|filter=lfs",
+    (r"git-lfs was called|git lfs is still used|filter=lfs|git-lfs: not available",
      "Remove every git-lfs step (`git lfs install`, `git lfs track`, `.gitattributes`): DVC tracks the data now."),
     (r"still imports wandb|still wrote a W&B run",
      "Remove `import wandb` and every `wandb.` call; log the same values with mlflow."),
@@ -113,6 +125,28 @@ def scope_hint(text: str, original: str) -> str:
             f"`{name}` to it as an argument (for a callback: `lambda trial: objective(trial, {name})`).")
 
 
+def module_hint(text: str) -> str:
+    """For ``No module named 'a.b'`` where package ``a`` is installed: ``a.b`` may be a function.
+
+    The model wrote ``from nncf.prune import prune`` and ``from nncf.pruning_statistic import ...``
+    (bench, pruning:nncf), where ``nncf.prune`` is the function the task needs; the generic hint
+    ("delete that import and every use of it") then pointed away from the right API.
+    """
+    m = re.search(r"ModuleNotFoundError: No module named '(\w+)\.([\w.]+)'", text)
+    if m is None:
+        return ""
+    package, rest = m.group(1), m.group(2)
+    try:
+        installed = importlib.util.find_spec(package) is not None  # locates the package, imports nothing
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        return ""
+    name = f"{package}.{rest}"
+    return (f"`{name}` is not a module. If it is a function or class of `{package}` (see the docs above), "
+            f"write `import {package}` and call `{name}(...)`; otherwise delete that import.")
+
+
 def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3, *, original: str = "") -> list[str]:
     """The hints whose patterns match the failure, most specific first, without duplicates.
 
@@ -122,10 +156,13 @@ def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3, *, or
     fix, and a repair chain that passed without it failed all three rounds with it.
     """
     text = "\n".join([*reasons, stderr_tail])
-    out: list[str] = [h for h in [scope_hint(text, original)] if h]
+    scope, module = scope_hint(text, original), module_hint(text)
+    out: list[str] = [h for h in (scope, module) if h]
     for pattern, hint in HINTS:
-        if out and pattern.startswith("NameError"):
+        if scope and pattern.startswith("NameError"):
             continue  # the scope hint already says where the name lives; "import it" would contradict it
+        if module and pattern.startswith("ModuleNotFoundError"):
+            continue  # "delete every use of it" would contradict "call it as a function"
         m = re.search(pattern, text)
         if m is None:
             continue

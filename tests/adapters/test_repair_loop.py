@@ -167,3 +167,39 @@ def test_the_repair_prompt_carries_the_scope_hint(tmp_path: Path):
     prompt = repair_prompt(spec, "train.py", "import optuna\n", ["NameError: name 'X_train' is not defined"], "", [],
                            original=HPO_INPUT)
     assert "`X_train` is a local variable of `main()`" in prompt.messages[-1].content
+
+
+def test_repair_hints_for_the_recorded_pruning_nncf_and_dvc_failures():
+    """Each failure below was recorded in bench/adapt_modes.py rows and got no hint or a misleading one."""
+    from opsgraft.adapters.hints import module_hint, repair_hints
+
+    # `nncf.prune` is the function the task needs: the generic "delete every use of it" pointed away from it.
+    [hint] = repair_hints(["the program exited with code 1: ModuleNotFoundError: No module named 'nncf.prune'"], "")
+    assert hint.startswith("`nncf.prune` is not a module. If it is a function or class of `nncf`")
+    assert "write `import nncf` and call `nncf.prune(...)`" in hint and "every use" not in hint
+    # A package that is not installed keeps the generic hint.
+    assert module_hint("ModuleNotFoundError: No module named 'mlopsx.tracking'") == ""
+    [hint] = repair_hints([], "ModuleNotFoundError: No module named 'mlopsx.tracking'")
+    assert hint.startswith("There is no module `mlopsx.tracking` here")
+    # Python's own suggestion, for an attribute (an enum member) and for a name.
+    [hint] = repair_hints(["the program exited with code 1: AttributeError: UNSTRUCTURED_MAGNITUDE. "
+                           "Did you mean: 'UNSTRUCTURED_MAGNITUDE_LOCAL'?"], "")
+    assert hint.startswith("Python itself suggests `UNSTRUCTURED_MAGNITUDE_LOCAL` where the code wrote "
+                           "`UNSTRUCTURED_MAGNITUDE`")
+    hints = repair_hints([], "NameError: name 'X_trian' is not defined. Did you mean: 'X_train'?")
+    assert hints[0].startswith("Python itself suggests `X_train` where the code wrote `X_trian`")
+    hints = repair_hints([], "AttributeError: module 'nncf' has no attribute 'prun'. Did you mean: 'prune'?")
+    assert hints[0].startswith("Python itself suggests `prune` where the code wrote `prun`")
+    # A required argument the error names.
+    [hint] = repair_hints(["the program exited with code 1: nncf.errors.InternalError: `sparsity` function "
+                           "requires `examples_inputs` argument to be specified for Torch backend"], "")
+    assert hint.startswith("The call needs its `examples_inputs` argument: pass `examples_inputs=...`")
+    # The DVC checker's reason and the sandbox's git-lfs refusal.
+    [hint] = repair_hints(["data/measurements.csv.dvc is not committed to git"], "")
+    assert hint.startswith("`data/measurements.csv.dvc` was written but not committed: after `dvc add`")
+    [hint] = repair_hints(["the program exited with code 1: stderr: 'git-lfs: not available in the opsgraft "
+                           "sandbox (git-lfs is not installed; version data with DVC instead)'"], "")
+    assert hint.startswith("Remove every git-lfs step")
+    # A timeout (the reason the workflow puts first).
+    [hint] = repair_hints(["the program did not finish within 120s"], "")
+    assert hint.startswith("The program ran past its time limit")
