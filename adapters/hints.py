@@ -43,6 +43,9 @@ HINTS: tuple[tuple[str, str], ...] = (
     (r"metric\(s\), expected at least|logged no metric",
      "Log the metrics with `mlflow.log_metric(name, value, step=epoch)` inside the active run, once per "
      "epoch or stage."),
+    (r"no version of a model named '([^']+)' is registered \(found: ([^)]+)\)",
+     "A model was registered, but as `{2}`: register it under the name the task asks for, "
+     "`registered_model_name=\"{1}\"` in `log_model` (a name in the docs above is only an example)."),
     (r"not registered|no registered model|no model version",
      "An MLflow model is NOT registered unless `registered_model_name=...` is passed to `log_model`."),
     (r"module 'dvc' has no attribute|dvc\.(init|add|push)\(",

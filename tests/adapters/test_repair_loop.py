@@ -203,3 +203,12 @@ def test_repair_hints_for_the_recorded_pruning_nncf_and_dvc_failures():
     # A timeout (the reason the workflow puts first).
     [hint] = repair_hints(["the program did not finish within 120s"], "")
     assert hint.startswith("The program ran past its time limit")
+
+
+def test_repair_hint_for_a_model_registered_under_the_docs_example_name():
+    """Seen in the bench (rag, registration:mlflow): the model took 'model-with-libs' from a docs example."""
+    from opsgraft.adapters.hints import repair_hints
+
+    hints = repair_hints(["no version of a model named 'iris-classifier' is registered (found: model-with-libs)"], "")
+    assert hints[0].startswith("A model was registered, but as `model-with-libs`: register it under the name the "
+                               "task asks for, `registered_model_name=\"iris-classifier\"`")
