@@ -7,7 +7,8 @@ Prints a pass@1/pass@3 table per configuration, their wall times, and the ratio 
 Needs the stores of the target components (`opsgraft curate --package mlflow`, ... and
 `opsgraft curate --package torch.nn.utils.prune` for pruning:torch).
 
-Run: .venv/bin/python bench/adapt_modes.py [--tasks ID ...] [--out bench-out/adapt_modes.json] [--budget-min M]
+Run: .venv/bin/python bench/adapt_modes.py [--tasks ID ...] [--configs A B] [--out bench-out/adapt_modes.json]
+     [--budget-min M]
 Rows are saved as they finish and a rerun resumes (answers come back from the response cache).
 """
 
@@ -73,6 +74,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench-out/adapt_modes.json"))
     ap.add_argument("--record", type=Path, default=Path("bench-out/adapt_modes.jsonl"),
                     help="cassette of every model answer (replayable with --backend replay)")
+    ap.add_argument("--configs", nargs="*", default=[n.split()[0] for n in CONFIGS], choices=[n.split()[0] for n in CONFIGS],
+                    help="run only these configurations (A, B); the table compares what the output file holds")
     ap.add_argument("--budget-min", type=float, default=0.0,
                     help="stop starting new tasks after this many minutes (0: no limit); rerun to resume")
     args = ap.parse_args()
@@ -91,7 +94,7 @@ def main() -> None:
     # Task by task, both configurations side by side: a cut-short run still compares like with like.
     for task_id in args.tasks:
         for name, cfg in CONFIGS.items():
-            if any(r["task"] == task_id for r in report[name]["rows"]):
+            if name.split()[0] not in args.configs or any(r["task"] == task_id for r in report[name]["rows"]):
                 continue
             if args.budget_min and time.perf_counter() - t0 > args.budget_min * 60:
                 print(f"time budget spent; rerun to go on with {task_id}", flush=True)
@@ -102,16 +105,17 @@ def main() -> None:
                   flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=1))
-    done = [t for t in args.tasks if all(any(r["task"] == t for r in report[n]["rows"]) for n in CONFIGS)]
-    print(f"\n{'task':40} " + " ".join(f"{n + ' p@1':>18} {n + ' p@3':>18}" for n in CONFIGS))
+    chosen = [n for n in CONFIGS if n.split()[0] in args.configs]
+    done = [t for t in args.tasks if all(any(r["task"] == t for r in report[n]["rows"]) for n in chosen)]
+    print(f"\n{'task':40} " + " ".join(f"{n + ' p@1':>18} {n + ' p@3':>18}" for n in chosen))
     for task_id in done:
         cells = []
-        for name in CONFIGS:
+        for name in chosen:
             row = next(r for r in report[name]["rows"] if r["task"] == task_id)
             cells.append(f"{row['pass@1']:>18.2f} {row['pass@3']:>18.2f}")
         print(f"{task_id:40} " + " ".join(cells))
     means = {}
-    for name in CONFIGS:
+    for name in chosen:
         rows = [r for r in report[name]["rows"] if r["task"] in done]
         if not rows:
             continue
