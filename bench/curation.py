@@ -1,6 +1,8 @@
 """Curation and retrieval speed in one run.
 
-Prints: crawl pages/s on a generated local site (target >= 10), embed+upsert chunks/s, the time to
+Prints: crawl pages/s on a generated local site (target >= 10) with the default render="auto" (pages
+parsed in Chromium without a page load once the first page reads the same both ways) against
+render="always" (every page loaded; with 1 and 2 browsers), and their ratio; embed+upsert chunks/s, the time to
 re-curate unchanged docs over the first curation (target <= 0.05; the normal curate path, where the
 store's crawl manifest lets the server answer 304 and nothing is rendered), and retrieval p50
 latency of a top-5 search over a 10k-chunk store (target <= 25 ms), with the query embedded by
@@ -75,18 +77,24 @@ def main() -> int:
         if not args.latency_only:
             start = base + "docs/index.html"
             rates = {}
-            for workers in (1, 2):  # one browser (the default) against two
-                crawler = Crawler(CrawlConfig(depth=1, max_pages=args.pages + 1, workers=workers))  # delay 0.05 s
+            pages = {}
+            for render, workers in (("always", 1), ("always", 2), ("auto", 1)):  # delay 0.05 s, the default
+                crawler = Crawler(CrawlConfig(depth=1, max_pages=args.pages + 1, workers=workers, render=render))
                 t = time.perf_counter()
                 crawler.start_browsers()
                 browser_s = time.perf_counter() - t
                 result = crawler.crawl(start)
                 n = len(result.pages)
-                rates[workers] = n / result.elapsed_s
-                print(f"crawl, {workers} browser(s): {n} pages in {result.elapsed_s:.2f}s = {rates[workers]:.1f} pages/s "
+                rates[render, workers] = n / result.elapsed_s
+                pages[render, workers] = result.pages
+                print(f"crawl, render={render}, {workers} browser(s): {n} pages ({result.parsed} parsed without a "
+                      f"page load) in {result.elapsed_s:.2f}s = {rates[render, workers]:.1f} pages/s "
                       f"(browser start {browser_s:.2f}s excluded; {n / (result.elapsed_s + browser_s):.1f} pages/s "
                       f"with it) [target >= 10]")
-            print(f"crawl speed-up of 2 browsers over 1: {rates[2] / rates[1]:.2f}x")
+            same = pages["auto", 1] == pages["always", 1]
+            print(f"crawl speed-up of 2 browsers over 1 (render=always): {rates['always', 2] / rates['always', 1]:.2f}x")
+            print(f"crawl speed-up of render=auto over render=always (1 browser): "
+                  f"{rates['auto', 1] / rates['always', 1]:.2f}x; extracted pages identical: {same}")
 
             t = time.perf_counter()
             first = curate_url(start, "benchsite", "1.0", depth=1, max_pages=args.pages + 1, summarize="none",

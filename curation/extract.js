@@ -1,6 +1,22 @@
-// Runs inside the page (one execute_script per page): returns the main text as light markdown,
+// Runs inside Chromium (one execute_script per page): returns the main text as light markdown,
 // the headings, the code blocks verbatim and every link. Kept in its own file so the Python side
 // never builds JavaScript from strings.
+//
+// With no arguments it reads the page the browser has loaded. With (html, url) it reads that HTML
+// parsed by Chromium's DOMParser, links resolved against url, without a page load: no scripts
+// run and no stylesheet applies, so only the hidden attribute and inline styles hide an element.
+// The crawler takes that path only on a site whose first page reads the same both ways.
+const SOURCE = arguments.length > 0 ? arguments[0] : null;
+const PARSED = typeof SOURCE === "string";
+const doc = PARSED ? new DOMParser().parseFromString(SOURCE, "text/html") : document;
+if (PARSED) {
+  // A <base> of the page's own stays in force, resolved against the page URL as a load would.
+  const own = doc.querySelector("base[href]");
+  const base = doc.createElement("base");
+  base.href = own ? new URL(own.getAttribute("href"), arguments[1]).href : arguments[1];
+  if (own) own.remove();
+  doc.head.prepend(base);
+}
 const NOISE = [
   "nav", "footer", "header", "aside", "script", "style", "noscript", "template", "svg", "form",
   "button", "iframe", "[role=navigation]", "[role=banner]", "[role=contentinfo]",
@@ -14,8 +30,8 @@ const BLOCK = new Set([
 ]);
 
 function pickRoot() {
-  const main = document.querySelector("main, [role=main], article, #content, .content, .document");
-  return main || document.body;
+  const main = doc.querySelector("main, [role=main], article, #content, .content, .document");
+  return main || doc.body;
 }
 
 const out = [];
@@ -30,6 +46,10 @@ function flush() {
 }
 
 function hidden(el) {
+  if (PARSED) {
+    const inline = el.style;
+    return el.hidden || inline.display === "none" || inline.visibility === "hidden";
+  }
   const style = window.getComputedStyle(el);
   return style.display === "none" || style.visibility === "hidden";
 }
@@ -100,20 +120,22 @@ walk(pickRoot());
 flush();
 
 const links = [];
-for (const a of document.querySelectorAll("a[href]")) {
+for (const a of doc.querySelectorAll("a[href]")) {
   if (a.href) links.push(a.href);
 }
-let status = 0;
-try {
-  const nav = performance.getEntriesByType("navigation")[0];
-  status = nav && nav.responseStatus ? nav.responseStatus : 0;
-} catch (e) {
-  status = 0;
+let status = 0;  // a parsed page's status is the crawler's own request's
+if (!PARSED) {
+  try {
+    const nav = performance.getEntriesByType("navigation")[0];
+    status = nav && nav.responseStatus ? nav.responseStatus : 0;
+  } catch (e) {
+    status = 0;
+  }
 }
 return {
-  url: document.location.href,
-  title: document.title || "",
-  contentType: document.contentType || "",
+  url: PARSED ? arguments[1] : document.location.href,
+  title: doc.title || "",
+  contentType: PARSED ? "" : document.contentType || "",
   status: status,
   text: out.join("\n\n"),
   headings: headings,

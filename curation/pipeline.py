@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 class CurateReport:
     """What one curation did and how long each stage took.
 
-    ``rendered``: pages Chromium rendered; ``unchanged``: pages reused from the last curation
+    ``rendered``: pages Chromium rendered, ``parsed`` of them from their HTML without a page load
+    (see :mod:`opsgraft.curation.crawler`); ``unchanged``: pages reused from the last curation
     because their server said they had not changed; ``rechunked``: pages cut into chunks anew
     (the others had the same content as last time).
     """
@@ -53,6 +54,7 @@ class CurateReport:
     key: str
     pages: int = 0
     rendered: int = 0
+    parsed: int = 0
     unchanged: int = 0
     rechunked: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -189,8 +191,12 @@ def _chunker(embedder: Embedder, previous: Mapping[str, Any] | None = None) -> R
 def curate_url(url: str, component: str, version: str | None = None, *, depth: int = 2, max_pages: int = 200,
                delay: float = 0.05, summarize: str = DEFAULT_MODE, embed: str = "local",
                backend: Backend | None = None, stores: Stores | None = None,
-               progress: Progress | None = None, use_cache: bool = True, workers: int = 1) -> CurateReport:
+               progress: Progress | None = None, use_cache: bool = True, workers: int = 1,
+               render: str = "auto") -> CurateReport:
     """Crawl a docs site into the store ``component@version`` (``workers`` browsers at once).
+
+    ``render`` is the crawler's: "auto" parses pages without loading them where the site's first
+    page reads the same both ways, "always" loads every page in the browser.
 
     ``version`` defaults to the installed version of ``component``, else ``latest``. With
     ``use_cache``, the store's crawl manifest from the last curation lets pages that did not
@@ -203,12 +209,12 @@ def curate_url(url: str, component: str, version: str | None = None, *, depth: i
     embedder = get_embedder(embed)
     t = time.perf_counter()
     manifest = stores.read_manifest(component, version) if use_cache else {}
-    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay, workers=workers)
+    config = CrawlConfig(depth=depth, max_pages=max_pages, delay=delay, workers=workers, render=render)
     crawl = Crawler(config, progress).crawl(url, _known_pages(manifest))
     report.timings["crawl_s"] = time.perf_counter() - t
     _check_crawl(crawl, url)
     report.pages, report.failed = len(crawl.pages), crawl.failed
-    report.rendered, report.unchanged = crawl.rendered, crawl.unchanged
+    report.rendered, report.parsed, report.unchanged = crawl.rendered, crawl.parsed, crawl.unchanged
     chunker = _chunker(embedder, manifest.get("chunks") if isinstance(manifest.get("chunks"), dict) else None)
     _store_pages(crawl.pages, component, version, url, summarize, embedder, stores, backend, progress, report,
                  chunker=chunker)
@@ -273,6 +279,7 @@ def curate_package(name: str, *, summarize: str = DEFAULT_MODE, embed: str = "lo
             config = CrawlConfig(depth=1, max_pages=report.modules + 1, delay=0.0)
             crawl = Crawler(config, progress).crawl(base + "index.html")
         report.timings["crawl_s"] = time.perf_counter() - t
+        report.rendered, report.parsed = crawl.rendered, crawl.parsed
         _check_crawl(crawl, base)
         stable = f"pkgdoc://{ref.dist}@{ref.version}/"
         pages = [replace(p, url=p.url.replace(base, stable, 1)) for p in crawl.pages]

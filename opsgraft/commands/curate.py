@@ -62,6 +62,9 @@ def _backend(name: str | None, summarize: str) -> Any:
                    "re-checks of pages already crawled (answered 304) start at a tenth of it.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 8),
               help="Browsers rendering pages at once (with --url); more help only with spare cores.")
+@click.option("--render", type=click.Choice(["auto", "always"]), default="auto", show_default=True,
+              help="auto: parse pages in Chromium without loading them when the site's first page reads "
+                   "the same both ways (much faster); always: load every page and run its scripts (with --url).")
 @click.option("--summarize", type=click.Choice(SUMMARIZE_CHOICES), default="lazy", show_default=True,
               help="full: summarize every chunk now (slow on CPU); lazy: on first retrieval; none: never.")
 @click.option("--backend", "backend_name", default=None, help="LLM backend for --summarize full (default: local).")
@@ -71,7 +74,7 @@ def _backend(name: str | None, summarize: str) -> Any:
               help="Module cap for --package (public top-level API first).")
 @click.option("--force", is_flag=True, help="Rebuild a package store even if it is up to date.")
 def curate(url: str | None, component: str | None, package: str | None, version: str | None, depth: int,
-           max_pages: int, delay: float, workers: int, summarize: str, backend_name: str | None, embed: str,
+           max_pages: int, delay: float, workers: int, render: str, summarize: str, backend_name: str | None, embed: str,
            max_modules: int, force: bool) -> None:
     """Crawl docs (a site, or an installed package's API) into a Chroma store."""
     from opsgraft.curation.pipeline import curate_package, curate_url
@@ -88,13 +91,14 @@ def curate(url: str | None, component: str | None, package: str | None, version:
         else:
             assert url and component
             report = curate_url(url, component, version, depth=depth, max_pages=max_pages, delay=delay, workers=workers,
-                                summarize=summarize, embed=embed, backend=backend, progress=progress)
+                                render=render, summarize=summarize, embed=embed, backend=backend, progress=progress)
     if report.up_to_date:
         click.echo(f"{report.key}: up to date ({report.chunks} chunks); --force rebuilds it")
         return
     w = report.write
     timing = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in report.timings.items())
-    extra = f", {report.modules} modules" if package else f" ({report.unchanged} unchanged)"
+    extra = (f", {report.modules} modules" if package else f" ({report.unchanged} unchanged)") + (
+        f", {report.parsed} of {report.rendered} read without a page load" if report.rendered else "")
     click.echo(f"{report.key}: {report.pages} pages{extra}, {report.chunks} chunks "
                f"({w.embedded if w else 0} embedded, {w.reused if w else 0} reused, "
                f"{w.removed if w else 0} removed); {timing}")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
-from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, in_scope, scope_of
+from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, decode_html, in_scope, scope_of
+from opsgraft.curation.serve import serve_dir
 from opsgraft.errors import CrawlError
 
 from .conftest import N_TOPICS, NOISE, topic_code
@@ -117,3 +119,85 @@ def test_scope() -> None:
     assert not in_scope("http://h/other.html", scope)
     assert not in_scope("http://x/docs/a.html", scope)
     assert not in_scope("http://h/docs/img.png", scope)
+
+
+# -- parsing pages without a page load ---------------------------------------------------------
+
+def _doc(title: str, body: str, head: str = "") -> str:
+    return (f"<!doctype html><html><head><title>{title}</title>{head}</head><body><nav>NAVNOISE</nav>"
+            f"<main>{body}</main></body></html>")
+
+
+@pytest.fixture(scope="module")
+def render_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Three small sites: static with one script-built page, script-built, and CSS-hidden text."""
+    root = tmp_path_factory.mktemp("render")
+    hidden = '<p style="display:none">INLINEHIDDEN</p><p hidden>ATTRHIDDEN</p>'
+    mixed = root / "mixed"
+    (mixed / "sub").mkdir(parents=True)
+    (mixed / "index.html").write_text(_doc("Mixed", f"<h1>Mixed</h1><p>static index</p>{hidden}"
+                                           '<a href="a.html">a</a> <a href="app.html">app</a> '
+                                           '<a href="latin.html">latin</a>'))
+    (mixed / "a.html").write_text(_doc("A", f"<h1>A</h1><p>static page a</p>{hidden}<a href='x.html'>x</a>",
+                                       head='<base href="sub/">'))
+    (mixed / "sub" / "x.html").write_text(_doc("X", "<p>x</p>"))
+    app = "document.getElementById('app').innerHTML = '<h1>App</h1><p>APPTEXT built by a script</p>';"
+    (mixed / "app.html").write_text(_doc("App", f"<div id='app'></div><script>{app}</script>"))
+    (mixed / "latin.html").write_bytes(_doc("Latin", "<p>caf\u00e9 cr\u00e8me</p>",
+                                            head='<meta charset="iso-8859-1">').encode("latin-1"))
+    scripted = root / "scripted"
+    scripted.mkdir()
+    more = ("const p = document.createElement('p'); p.innerHTML = 'SCRIPTBUILT <a href=\"b.html\">b</a>';"
+            "document.querySelector('main').appendChild(p);")
+    (scripted / "index.html").write_text(_doc("Scripted", f"<h1>Scripted</h1><p>static part</p><script>{more}</script>"))
+    (scripted / "b.html").write_text(_doc("B", "<h1>B</h1><p>page b</p>"))
+    styled = root / "styled"
+    styled.mkdir()
+    css = "<style>.hide { display: none }</style>"
+    (styled / "index.html").write_text(_doc("Styled", '<p class="hide">CSSHIDDEN</p><p>shown</p><a href="two.html">2</a>',
+                                            head=css))
+    (styled / "two.html").write_text(_doc("Two", '<p class="hide">CSSHIDDEN</p><p>shown too</p>', head=css))
+    with serve_dir(root) as base:
+        yield base
+
+
+def test_parsed_pages_read_the_same_as_loaded_ones(chromium: None, site_url: str, crawled: CrawlResult) -> None:
+    # The start page is loaded and found to read the same parsed; every other page is parsed.
+    assert crawled.parsed == crawled.rendered - 1 and crawled.parsed >= 30
+    loaded = Crawler(CrawlConfig(depth=2, max_pages=100, delay=0.0, render="always")).crawl(site_url + "docs/index.html")
+    assert loaded.parsed == 0 and loaded.rendered == len(loaded.pages)
+    assert loaded.pages == crawled.pages  # url, title, text, headings, code blocks, links, depth
+
+
+def test_a_page_with_no_text_without_its_scripts_is_loaded(chromium: None, render_sites: str) -> None:
+    result = Crawler(CrawlConfig(depth=1, delay=0.0)).crawl(render_sites + "mixed/index.html")
+    by_name = {p.url.rsplit("/", 1)[1]: p for p in result.pages}
+    assert set(by_name) == {"index.html", "a.html", "app.html", "latin.html"}
+    assert "APPTEXT built by a script" in by_name["app.html"].text  # parsed it was empty: loaded
+    assert result.parsed == 2  # a.html and latin.html
+    for page in result.pages:
+        assert "INLINEHIDDEN" not in page.text and "ATTRHIDDEN" not in page.text and "NAVNOISE" not in page.text
+    assert render_sites + "mixed/sub/x.html" in by_name["a.html"].links  # the page's <base> holds
+    assert "caf\u00e9 cr\u00e8me" in by_name["latin.html"].text  # its <meta charset>
+
+
+@pytest.mark.parametrize(("site", "absent", "present"), [
+    ("scripted", None, "SCRIPTBUILT"),  # scripts add text and a link
+    ("styled", "CSSHIDDEN", "shown"),  # a stylesheet hides text
+])
+def test_a_site_that_reads_otherwise_parsed_is_loaded_page_by_page(
+        chromium: None, render_sites: str, site: str, absent: str | None, present: str) -> None:
+    result = Crawler(CrawlConfig(depth=1, delay=0.0)).crawl(render_sites + f"{site}/index.html")
+    assert len(result.pages) == 2 and result.parsed == 0 and result.rendered == 2
+    assert present in result.pages[0].text
+    assert all(absent not in p.text for p in result.pages if absent)
+
+
+def test_decode_html_and_render_modes() -> None:
+    assert decode_html("é".encode("latin-1"), "iso-8859-1") == "é"
+    assert decode_html(b'<meta charset="windows-1252"><p>\x93q\x94', None).endswith("\u201cq\u201d")
+    assert decode_html(b"\xef\xbb\xbf<p>x", None) == "<p>x"
+    assert decode_html(b"<p>\xc3\xa9", None) == "<p>é"  # UTF-8 by default
+    assert decode_html(b"<p>\xc3\xa9", "no-such-charset") == "<p>é"
+    with pytest.raises(CrawlError, match="render must be one of auto, always"):
+        Crawler(CrawlConfig(render="sometimes"))
