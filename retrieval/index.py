@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import logging
 import math
@@ -129,6 +130,11 @@ def title_share(words: set[str], names: frozenset[str]) -> float:
     """Share of ``words`` among a heading's name words; 0 below ``MIN_TITLE_SHARE``."""
     share = len(words & names) / len(words) if words else 0.0
     return share if share >= MIN_TITLE_SHARE else 0.0
+
+
+def section_key(doc: RetrievedDoc) -> str:
+    """What makes two docs the same section: its heading, else the chunk, else the text."""
+    return doc.title or doc.chunk_id or hashlib.sha256(doc.text.encode()).hexdigest()
 
 
 def heading_of(meta: dict[str, Any] | None) -> str:
@@ -285,9 +291,9 @@ class StoreSearcher:
         out: list[RetrievedDoc] = []
         sections: set[str] = set()
         for doc in sorted(best.values(), key=lambda d: -d.score):
-            if doc.title and doc.title in sections:
+            if section_key(doc) in sections:
                 continue
-            sections.add(doc.title)
+            sections.add(section_key(doc))
             out.append(doc)
             if len(out) == top_k:
                 break

@@ -17,7 +17,7 @@ from opsgraft.errors import ConfigError
 from opsgraft.llm.base import Backend
 from opsgraft.registry import retrievers
 from opsgraft.retrieval import prompts
-from opsgraft.retrieval.index import searcher
+from opsgraft.retrieval.index import searcher, section_key
 from opsgraft.retrieval.trace import write_trace
 from opsgraft.types import Chunk, Message, RetrievedDoc, to_dict
 
@@ -105,7 +105,7 @@ class Strategy(ABC):
         seen: set[tuple[str, str]] = set()
         for doc in raw:
             # One doc per section and step: a looked-up API and a search hit may be two chunks of it.
-            ident = (doc.step, doc.title or doc.chunk_id or hashlib.sha256(doc.text.encode()).hexdigest())
+            ident = (doc.step, section_key(doc))
             if ident in seen or per_step.get(doc.step, 0) >= request.top_k:
                 continue
             seen.add(ident)
@@ -147,7 +147,7 @@ class Strategy(ABC):
             self._run.queries.append({"step": step, "store": s.info.key, "query": q[:MAX_QUERY_CHARS],
                                       "hits": [[h.chunk_id, round(h.score, 4)] for h in hits]})
             for h in hits:
-                key = h.title or h.chunk_id  # two queries may each find another chunk of one section
+                key = section_key(h)  # two queries may each find another chunk of one section
                 if key not in best or h.score > best[key].score:
                     best[key] = h
         return sorted(best.values(), key=lambda d: -d.score)[:top_k]

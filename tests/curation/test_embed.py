@@ -97,7 +97,7 @@ def test_an_export_that_does_not_match_its_probe_is_not_trusted() -> None:
     data["vector"] = [-x for x in data["vector"]]
     probe.write_text(json.dumps(data))
     try:
-        OnnxQueryEncoder(path, emb.model_dir, emb.max_tokens)
+        OnnxQueryEncoder(path, emb.tokenizer, emb.max_tokens)
     except ValueError as exc:
         assert "does not give the vector it was exported with" in str(exc)
     else:
