@@ -46,12 +46,9 @@ function flush() {
 }
 
 function hidden(el) {
-  if (PARSED) {
-    const inline = el.style;
-    return el.hidden || inline.display === "none" || inline.visibility === "hidden";
-  }
-  const style = window.getComputedStyle(el);
-  return style.display === "none" || style.visibility === "hidden";
+  // A parsed document has no computed style: its inline style and hidden attribute are all there is.
+  const style = PARSED ? el.style : window.getComputedStyle(el);
+  return (PARSED && el.hidden) || style.display === "none" || style.visibility === "hidden";
 }
 
 function codeLanguage(el) {

@@ -291,9 +291,10 @@ class StoreSearcher:
         out: list[RetrievedDoc] = []
         sections: set[str] = set()
         for doc in sorted(best.values(), key=lambda d: -d.score):
-            if section_key(doc) in sections:
+            key = section_key(doc)
+            if key in sections:
                 continue
-            sections.add(section_key(doc))
+            sections.add(key)
             out.append(doc)
             if len(out) == top_k:
                 break
