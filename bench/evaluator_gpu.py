@@ -53,7 +53,7 @@ def gpu_tasks(requested: list[str]) -> tuple[list[Task], list[str]]:
 
 def hook_devices(result: SampleResult) -> list[str]:
     """Devices of the optimizers the torch hook saw in this sample."""
-    evidence = Path(result.execution.workdir) / ".opsgraft" / "torch.jsonl"
+    evidence = Path(result.execution.workdir).parent / ".sandbox" / "evidence" / "torch.jsonl"
     if not evidence.is_file():
         return []
     records = [json.loads(line) for line in evidence.read_text().splitlines() if line.strip()]

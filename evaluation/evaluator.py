@@ -25,12 +25,13 @@ from opsgraft.evaluation import sandbox
 from opsgraft.evaluation.checkers.base import CheckContext
 from opsgraft.evaluation.corpus import input_files, load_task
 from opsgraft.evaluation.passk import check_ks, summarize
-from opsgraft.types import Candidate, SampleResult, Status, Task, Verdict, from_dict, to_dict
+from opsgraft.types import Candidate, ExecutionResult, SampleResult, Status, Task, Verdict, from_dict, to_dict
 
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 REPORT_FILE = "report.json"
+EVIDENCE_NAME = ".opsgraft"
 
 
 def sandbox_base() -> Path:
@@ -59,6 +60,14 @@ def judge(
     afterwards unless ``keep_workdir``. ``threads`` caps the sample's OpenMP/BLAS threads.
     """
     checker = get_checker(task.checker)
+    shipped = sorted(name for name in candidate.files if name.replace("\\", "/").split("/")[0] == EVIDENCE_NAME)
+    if shipped:
+        # The name of the sandbox's evidence folder in earlier versions: a candidate that ships
+        # files there is trying to supply its own evidence, whatever it runs.
+        reason = f"the candidate ships files under {EVIDENCE_NAME}/ ({', '.join(shipped[:3])}): refused unrun"
+        refused = ExecutionResult("failed", None, 0.0, stderr_tail=reason)
+        return SampleResult(candidate.task_id, candidate.sample_index, "failed", refused,
+                            Verdict(passed=False, checker=task.checker, reasons=(reason,)))
     files = {**input_files(task), **candidate.files}
     root = Path(tempfile.mkdtemp(prefix=f"opsgraft-{_slug(task.id)}-{candidate.sample_index}-", dir=sandbox_base()))
     try:

@@ -10,7 +10,8 @@ Layout of one sample root (the caller makes it, empty)::
     root/work/         the workdir: input files overlaid with the candidate's files; cwd of the program
     root/home/         HOME (writes to ~ land here and are reported)
     root/tmp/          TMPDIR (tempfile writes land here; not reported)
-    root/.sandbox/     the sandbox's own files: bin/ (first on PATH), stdout.txt, stderr.txt, audit log
+    root/.sandbox/     the sandbox's own files: bin/ (first on PATH), evidence/ (what the hooks saw),
+                       stdout.txt, stderr.txt, audit log
     root/remote.git/   ``setup: git-repo`` only: bare repository, ``origin`` of the workdir
 
 Writes outside the workdir, reported in ``ExecutionResult.outside_writes``:
@@ -82,6 +83,11 @@ def hooks_dir() -> Path:
     return Path(str(resources.files("opsgraft.evaluation") / "hooks"))
 
 
+def evidence_dir(root: Path) -> Path:
+    """Where the sandbox hooks of a sample write their evidence: beside the workdir, not in it."""
+    return Path(root) / ".sandbox" / "evidence"
+
+
 def is_secret_name(name: str) -> bool:
     """True for variable names that look like they hold a credential."""
     upper = name.upper()
@@ -118,7 +124,8 @@ def sandbox_env(
             # (a test run, a notebook) would hand /tmp/torchinductor_<user> down: keep it here.
             "TORCHINDUCTOR_CACHE_DIR": str(root / "tmp" / "torchinductor"),
             "TRITON_CACHE_DIR": str(root / "tmp" / "triton"),
-            "OPSGRAFT_EVIDENCE_DIR": str(workdir / ".opsgraft"),
+            # Outside the workdir: no file the candidate ships can land there (see evidence_dir).
+            "OPSGRAFT_EVIDENCE_DIR": str(evidence_dir(root)),
             "OPSGRAFT_SANDBOX_ROOT": str(root),
             "OPSGRAFT_DEVICE": "cuda" if device == "cuda" else "cpu",
             # An empty list hides every GPU: a cpu sample must not grab one by accident.
@@ -142,6 +149,7 @@ def run_program(
     cuda_devices: str | None = None,
     threads: int | None = None,
     extra_env: Mapping[str, str] | None = None,
+    isolation: str = "none",
 ) -> SandboxRun:
     """Write ``files`` into ``root/work`` and run ``python entry`` there; never raises for the program.
 
@@ -170,7 +178,7 @@ def run_program(
         with out_path.open("wb") as out, err_path.open("wb") as err:
             # Output goes to files, not pipes: a child that keeps a pipe open cannot hang us.
             proc = subprocess.Popen(
-                [sys.executable, entry],
+                _command([sys.executable, entry], root=root, env=env, isolation=isolation),
                 cwd=workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -210,6 +218,15 @@ def run_program(
         device=device_label,
     )
     return SandboxRun(result, root, workdir, env)
+
+
+def _command(argv: list[str], *, root: Path, env: Mapping[str, str], isolation: str) -> list[str]:
+    """The command line that starts ``argv`` under the chosen isolation (``none``: as it is)."""
+    if isolation == "none":
+        return argv
+    from opsgraft.evaluation import isolation as isolation_mod  # only when asked for
+
+    return isolation_mod.wrap(argv, root=root, env=env, mode=isolation)
 
 
 def _prepare(root: Path, files: Mapping[str, str], entry: str, setup: str, env: Mapping[str, str]) -> None:
@@ -263,9 +280,6 @@ def _git_repo(root: Path, env: Mapping[str, str]) -> None:
     git("config", "user.name", GIT_USER[0])
     git("config", "user.email", GIT_USER[1])
     git("config", "commit.gpgsign", "false")
-    # The sandbox's evidence folder is not part of the program's repository.
-    with (workdir / ".git" / "info" / "exclude").open("a", encoding="utf-8") as fh:
-        fh.write("\n.opsgraft/\n")
     git("add", "-A")
     git("commit", "-q", "-m", "Task inputs")
     git("init", "-q", "--bare", "-b", "main", str(remote), cwd=root)

@@ -15,7 +15,8 @@ class CheckContext:
     """Everything a checker may read: the run's evidence, never a promise in the source.
 
     ``workdir`` is where the program ran (its MLflow sqlite store, W&B dir, git/DVC repo);
-    ``evidence_dir`` holds what the sandbox's import hooks observed (``workdir/.opsgraft``);
+    ``evidence_dir`` holds what the sandbox's import hooks observed (``$OPSGRAFT_EVIDENCE_DIR``
+    of the run, ``<root>/.sandbox/evidence``: outside the workdir, where no candidate file lands);
     ``env`` is the environment the program ran with; ``files`` the candidate's sources, for
     static checks that come on top of the evidence, never instead of it.
     """
@@ -28,7 +29,8 @@ class CheckContext:
 
     @property
     def evidence_dir(self) -> Path:
-        return self.workdir / ".opsgraft"
+        folder = self.env.get("OPSGRAFT_EVIDENCE_DIR")
+        return Path(folder) if folder else self.workdir.parent / ".sandbox" / "evidence"
 
 
 # A checker is called as checker(ctx, **task.checker_args) and returns a Verdict.

@@ -14,46 +14,22 @@ import os
 import time
 from typing import Any
 
+from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
+
 TARGET = "keras"
 FILE = "fit.jsonl"
 _LAYER_KEYS = ("units", "filters", "rate", "kernel_size", "activation", "l1", "l2")
 
 
-def _emit(record: dict[str, Any]) -> None:
-    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
-    if not folder:
-        return
-    try:
-        record.setdefault("t", time.monotonic_ns())
-        record.setdefault("pid", os.getpid())
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=repr) + "\n")
-    except Exception:
-        pass
-
-
-def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            return _scalar(item())
-        except Exception:
-            return None
-    return None
-
-
 def _params(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for key in ("epochs", "batch_size"):
-        if _scalar(kwargs.get(key)) is not None:
-            params[key] = _scalar(kwargs[key])
+        if scalar(kwargs.get(key)) is not None:
+            params[key] = scalar(kwargs[key])
     try:
         for key, value in (model.optimizer.get_config() or {}).items():
-            if _scalar(value) is not None:
-                params[f"optimizer__{key}"] = _scalar(value)
+            if scalar(value) is not None:
+                params[f"optimizer__{key}"] = scalar(value)
     except Exception:
         pass
     try:
@@ -63,8 +39,8 @@ def _params(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
                 value = config.get(key)
                 if isinstance(value, list | tuple) and len(value) == 1:
                     value = value[0]
-                if _scalar(value) is not None:
-                    params[f"{layer.name}__{key}"] = _scalar(value)
+                if scalar(value) is not None:
+                    params[f"{layer.name}__{key}"] = scalar(value)
     except Exception:
         pass
     return params
@@ -87,7 +63,7 @@ def install(module: Any) -> None:
                     if len(args) > index:
                         named[key] = args[index]
                 named.setdefault("epochs", 1)
-                _emit(
+                emit(FILE, 
                     {
                         "framework": "keras",
                         "event": "fit",

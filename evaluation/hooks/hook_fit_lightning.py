@@ -14,34 +14,10 @@ import os
 import time
 from typing import Any
 
+from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
+
 TARGET = "pytorch_lightning"
 FILE = "fit.jsonl"
-
-
-def _emit(record: dict[str, Any]) -> None:
-    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
-    if not folder:
-        return
-    try:
-        record.setdefault("t", time.monotonic_ns())
-        record.setdefault("pid", os.getpid())
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=repr) + "\n")
-    except Exception:
-        pass
-
-
-def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            return _scalar(item())
-        except Exception:
-            return None
-    return None
 
 
 def _params(trainer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -49,17 +25,17 @@ def _params(trainer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict
     model = args[0] if args else kwargs.get("model")
     try:
         for key, value in dict(getattr(model, "hparams", {}) or {}).items():
-            scalar = _scalar(value)
+            scalar = scalar(value)
             if scalar is not None:
                 params[str(key)] = scalar
     except Exception:
         pass
     try:
-        params["max_epochs"] = _scalar(trainer.fit_loop.max_epochs)
+        params["max_epochs"] = scalar(trainer.fit_loop.max_epochs)
     except Exception:
         pass
     loader = args[1] if len(args) > 1 else kwargs.get("train_dataloaders")
-    batch_size = _scalar(getattr(loader, "batch_size", None))
+    batch_size = scalar(getattr(loader, "batch_size", None))
     if batch_size is not None:
         params["batch_size"] = batch_size
     return params
@@ -77,7 +53,7 @@ def install(module: Any) -> None:
         def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 model = args[0] if args else kwargs.get("model")
-                _emit(
+                emit(FILE, 
                     {
                         "framework": "lightning",
                         "event": "fit",

@@ -17,37 +17,13 @@ import time
 import types
 from typing import Any
 
+from opsgraft_evidence import emit, jsonable  # the hooks folder is on PYTHONPATH
+
 TARGET = "sklearn"
 FILE = "fit.jsonl"
 _METHODS = ("fit", "fit_transform", "fit_predict")
 
 _tl = threading.local()
-
-
-def _emit(record: dict[str, Any]) -> None:
-    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
-    if not folder:
-        return
-    try:
-        record.setdefault("t", time.monotonic_ns())
-        record.setdefault("pid", os.getpid())
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=repr) + "\n")
-    except Exception:
-        pass
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            return _jsonable(item())
-        except Exception:
-            pass
-    return repr(value)[:200]
 
 
 def _record(estimator: Any, started: int) -> None:
@@ -60,18 +36,18 @@ def _record(estimator: Any, started: int) -> None:
         "event": "fit",
         "t": started,
         "estimator": type(estimator).__name__,
-        "params": {str(k): _jsonable(v) for k, v in params.items()},
+        "params": {str(k): jsonable(v) for k, v in params.items()},
     }
     n_features = getattr(estimator, "n_features_in_", None)
     if n_features is None and hasattr(estimator, "steps"):
         # A Pipeline's first step saw the raw columns.
         n_features = getattr(estimator.steps[0][1], "n_features_in_", None)
     if n_features is not None:
-        record["n_features_in"] = _jsonable(n_features)
+        record["n_features_in"] = jsonable(n_features)
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         record["feature_names_in"] = [str(n) for n in list(names)[:1000]]
-    _emit(record)
+    emit(FILE, record)
 
 
 def _wrap(method: Any) -> Any:

@@ -17,37 +17,13 @@ import threading
 import time
 from typing import Any
 
+from opsgraft_evidence import emit, jsonable  # the hooks folder is on PYTHONPATH
+
 TARGET = "optuna"
 FILE = "optuna.jsonl"
 
 _tl = threading.local()
 _studies: list[Any] = []
-
-
-def _emit(record: dict[str, Any]) -> None:
-    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
-    if not folder:
-        return
-    try:
-        record.setdefault("t", time.monotonic_ns())
-        record.setdefault("pid", os.getpid())
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=repr) + "\n")
-    except Exception:
-        pass
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item) and getattr(value, "ndim", None) == 0:
-        try:
-            return _jsonable(item())
-        except Exception:
-            pass
-    return repr(value)[:200]
 
 
 def _summary(study: Any, event: str) -> None:
@@ -68,9 +44,9 @@ def _summary(study: Any, event: str) -> None:
         }
         if complete and len(study.directions) == 1:
             best = study.best_trial
-            record["best_params"] = {k: _jsonable(v) for k, v in best.params.items()}
-            record["best_value"] = _jsonable(best.value)
-        _emit(record)
+            record["best_params"] = {k: jsonable(v) for k, v in best.params.items()}
+            record["best_value"] = jsonable(best.value)
+        emit(FILE, record)
     except Exception:
         pass
     finally:
@@ -111,7 +87,7 @@ def install(module: Any) -> None:
         @functools.wraps(original_optimize)
         def optimize(self: Any, *args: Any, **kwargs: Any) -> Any:
             _remember(self)
-            _emit({"event": "optimize_start", "study": getattr(self, "study_name", "")})
+            emit(FILE, {"event": "optimize_start", "study": getattr(self, "study_name", "")})
             try:
                 return original_optimize(self, *args, **kwargs)
             finally:
@@ -132,7 +108,7 @@ def install(module: Any) -> None:
             @functools.wraps(getter)
             def read(self: Any) -> Any:
                 if not getattr(_tl, "internal", False):
-                    _emit({"event": "best_access", "attr": attr, "study": getattr(self, "study_name", "")})
+                    emit(FILE, {"event": "best_access", "attr": attr, "study": getattr(self, "study_name", "")})
                 return getter(self)
 
             return property(read)

@@ -22,6 +22,8 @@ import time
 import weakref
 from typing import Any
 
+from opsgraft_evidence import emit  # the hooks folder is on PYTHONPATH
+
 TARGET = "torch"
 FILE = "torch.jsonl"
 _BUDGET = 0.02
@@ -34,20 +36,6 @@ _NNCF_STORAGE = "__nncf_hooks"
 _optimizers: dict[int, dict[str, Any]] = {}
 _state = {"step": 0, "next": 1, "interval": 1, "spent": 0, "start": time.monotonic_ns()}
 _torch: Any = None
-
-
-def _emit(record: dict[str, Any]) -> None:
-    folder = os.environ.get("OPSGRAFT_EVIDENCE_DIR")
-    if not folder:
-        return
-    try:
-        record.setdefault("t", time.monotonic_ns())
-        record.setdefault("pid", os.getpid())
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, FILE), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-    except Exception:
-        pass
 
 
 def _forward_pre(module: Any, args: Any) -> None:
@@ -149,7 +137,7 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             n_params = sum(p.numel() for p in params)
             info["n_params"] = n_params
-            _emit(
+            emit(FILE, 
                 {
                     "event": "optimizer",
                     "opt": info["index"],
@@ -163,7 +151,7 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
             return
         began = time.monotonic_ns()
         sparsity, n_weights = _sparsity(_trained_modules(info))
-        _emit(
+        emit(FILE, 
             {
                 "event": "step",
                 "opt": info["index"],
@@ -186,7 +174,7 @@ def _at_exit() -> None:
     for info in list(_optimizers.values()):
         try:
             sparsity, n_weights = _sparsity(_trained_modules(info))
-            _emit(
+            emit(FILE, 
                 {
                     "event": "exit",
                     "measure_s": round(_state["spent"] / 1e9, 4),

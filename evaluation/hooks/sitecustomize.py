@@ -11,7 +11,7 @@ hook that raises is reported on stderr and otherwise ignored: it never breaks th
 
 Write audit (only when ``OPSGRAFT_SANDBOX_ROOT`` is set): a ``sys.addaudithook`` hook notes Python
 level writes (open for writing, mkdir, rename, remove, rmtree, sqlite3.connect...) to paths outside
-the sample root, appending them to ``<root>/.sandbox/outside_writes.log``. It does NOT see writes by
+the sample root, or into the sandbox's own ``<root>/.sandbox`` other than the hooks' evidence writes, appending them to ``<root>/.sandbox/outside_writes.log``. It does NOT see writes by
 native code or by non-Python children (git, a shell). This is not a security mechanism: a program can
 remove the hook's effects, bypass it, or lie. It only catches honest mistakes.
 
@@ -189,6 +189,9 @@ _IGNORED_PREFIXES = ("/dev/", "/proc/", "/sys/")
 
 def _install_write_audit(root: str) -> None:
     roots = tuple({os.path.join(os.path.abspath(root), ""), os.path.join(os.path.realpath(root), "")})
+    # The sandbox's own folder (evidence, logs, shims) is outside the workdir for the program too:
+    # only the hooks' evidence writer (opsgraft_evidence.emit) may write there.
+    own = tuple(os.path.join(r, ".sandbox", "") for r in roots)
     log_path = os.path.join(root, ".sandbox", "outside_writes.log")
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
     seen: set[str] = set()
@@ -201,6 +204,9 @@ def _install_write_audit(root: str) -> None:
         if path.startswith("file:") or path == ":memory:":
             return None
         path = os.path.abspath(path)
+        if path.startswith(own):
+            evidence = sys.modules.get("opsgraft_evidence")
+            return None if getattr(getattr(evidence, "writing", None), "active", False) else path
         if path.startswith(roots) or path.startswith(_IGNORED_PREFIXES) or "/__pycache__/" in path:
             return None
         return path

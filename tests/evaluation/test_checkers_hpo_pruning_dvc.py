@@ -44,11 +44,17 @@ def make_ctx(workdir: Path, status: str = "passed", files: dict[str, str] | None
         wall_s=1.0,
         stderr_tail="Traceback...\nValueError: boom",
     )
-    return CheckContext(task=task, workdir=workdir, execution=execution, files=files or {})
+    env = {"OPSGRAFT_EVIDENCE_DIR": str(evidence_of(workdir))}
+    return CheckContext(task=task, workdir=workdir, execution=execution, env=env, files=files or {})
+
+
+def evidence_of(workdir: Path) -> Path:
+    """The evidence folder of these hand-made contexts (in a sandbox: <root>/.sandbox/evidence)."""
+    return workdir / "_evidence"
 
 
 def write_jsonl(workdir: Path, name: str, records: list[dict[str, Any]]) -> None:
-    folder = workdir / ".opsgraft"
+    folder = evidence_of(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / name).open("a") as fh:
         for record in records:
@@ -303,8 +309,8 @@ def test_dvc_fails_when_git_lfs_was_called_or_is_left_in_the_source(tmp_path: Pa
     assert any(
         "git lfs is still used" in r for r in check_dvc(work, files={"v.py": "repo.git.lfs('track')"}).reasons
     )
-    (work / ".opsgraft").mkdir()
-    (work / ".opsgraft" / "git-lfs.log").write_text("git-lfs track *.csv\n")
+    evidence_of(work).mkdir()
+    (evidence_of(work) / "git-lfs.log").write_text("git-lfs track *.csv\n")
     assert any("git-lfs was called 1" in r for r in check_dvc(work).reasons)
 
 

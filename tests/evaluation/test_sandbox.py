@@ -90,8 +90,7 @@ def test_environment_is_scrubbed_and_offline(tmp_path: Path, monkeypatch: pytest
     workdir = tmp_path / "work"
     assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{workdir}/mlflow.db"
     assert env["WANDB_DIR"] == str(workdir)
-    assert env["OPSGRAFT_EVIDENCE_DIR"] == str(workdir / ".opsgraft")
-    assert (workdir / ".opsgraft").is_dir()
+    assert env["OPSGRAFT_EVIDENCE_DIR"] == str(tmp_path / ".sandbox" / "evidence")
     assert env["OPSGRAFT_DEVICE"] == "cpu"
     assert env["CUDA_VISIBLE_DEVICES"] == ""
     assert env["PYTHONUNBUFFERED"] == "1"
@@ -226,7 +225,7 @@ def test_hooks_bin_is_copied_executable_and_first_on_path(tmp_path: Path, monkey
     run = run_program({"main.py": script}, "main.py", root=root, timeout_s=30)
     assert run.result.status == "passed", run.result.stderr_tail
     assert run.result.stdout_tail.strip() == str(root / ".sandbox" / "bin" / "git-lfs")
-    assert (run.workdir / ".opsgraft" / "lfs.log").read_text().strip() == "shim-called track"
+    assert (root / ".sandbox" / "evidence" / "lfs.log").read_text().strip() == "shim-called track"
 
 
 def test_python_of_the_sandbox_is_this_interpreter(tmp_path: Path) -> None:
