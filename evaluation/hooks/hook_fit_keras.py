@@ -9,9 +9,6 @@ config as ``<layer>__<key>``. Never raises into the program.
 from __future__ import annotations
 
 import functools
-import json
-import os
-import time
 from typing import Any
 
 from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
@@ -63,7 +60,7 @@ def install(module: Any) -> None:
                     if len(args) > index:
                         named[key] = args[index]
                 named.setdefault("epochs", 1)
-                emit(FILE, 
+                emit(FILE,
                     {
                         "framework": "keras",
                         "event": "fit",

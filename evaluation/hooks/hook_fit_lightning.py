@@ -9,9 +9,6 @@ Never raises into the program.
 from __future__ import annotations
 
 import functools
-import json
-import os
-import time
 from typing import Any
 
 from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
@@ -25,9 +22,9 @@ def _params(trainer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict
     model = args[0] if args else kwargs.get("model")
     try:
         for key, value in dict(getattr(model, "hparams", {}) or {}).items():
-            scalar = scalar(value)
-            if scalar is not None:
-                params[str(key)] = scalar
+            plain = scalar(value)
+            if plain is not None:
+                params[str(key)] = plain
     except Exception:
         pass
     try:
@@ -53,7 +50,7 @@ def install(module: Any) -> None:
         def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 model = args[0] if args else kwargs.get("model")
-                emit(FILE, 
+                emit(FILE,
                     {
                         "framework": "lightning",
                         "event": "fit",

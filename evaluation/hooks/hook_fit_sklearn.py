@@ -10,8 +10,6 @@ what it was fitted on. Estimator classes defined after install are wrapped via
 from __future__ import annotations
 
 import functools
-import json
-import os
 import threading
 import time
 import types

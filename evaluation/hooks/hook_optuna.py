@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
-import os
 import threading
-import time
 from typing import Any
 
 from opsgraft_evidence import emit, jsonable  # the hooks folder is on PYTHONPATH

@@ -16,8 +16,6 @@ Never raises into the program.
 from __future__ import annotations
 
 import atexit
-import json
-import os
 import time
 import weakref
 from typing import Any
@@ -137,7 +135,7 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             n_params = sum(p.numel() for p in params)
             info["n_params"] = n_params
-            emit(FILE, 
+            emit(FILE,
                 {
                     "event": "optimizer",
                     "opt": info["index"],
@@ -151,7 +149,7 @@ def _step_post(optimizer: Any, args: Any, kwargs: Any) -> None:
             return
         began = time.monotonic_ns()
         sparsity, n_weights = _sparsity(_trained_modules(info))
-        emit(FILE, 
+        emit(FILE,
             {
                 "event": "step",
                 "opt": info["index"],
@@ -174,7 +172,7 @@ def _at_exit() -> None:
     for info in list(_optimizers.values()):
         try:
             sparsity, n_weights = _sparsity(_trained_modules(info))
-            emit(FILE, 
+            emit(FILE,
                 {
                     "event": "exit",
                     "measure_s": round(_state["spent"] / 1e9, 4),
