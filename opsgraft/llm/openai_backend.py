@@ -70,11 +70,14 @@ class OpenAIBackend:
         """One request with ``n=``; more requests only for the samples a server did not return."""
         check_context(self, messages, max_tokens)
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
-        if seed is not None:
-            params["seed"] = seed + first_index
         out: list[Generation] = []
         while len(out) < n:
             want = n - len(out)
+            if seed is not None:
+                # Each top-up request gets the seed of its first sample, as the local backend seeds
+                # sample i with seed + i: a server that ignores n= but honours seed (llama.cpp's)
+                # would otherwise return the same sample every time.
+                params["seed"] = seed + first_index + len(out)
             t0 = time.perf_counter()
             resp: Any = with_retries(partial(self._request, messages, want, params),
                                      attempts=self.attempts, base_delay=self.base_delay)

@@ -27,6 +27,9 @@ class Stub:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append((self.path, body, dict(self.headers)))
                 status, count = stub.plan.pop(0) if stub.plan else (200, body.get("n", 1))
+                # A plan count of None: a server that ignores n= and samples by its seed.
+                seeded = count is None
+                count = 1 if seeded else count
                 if status != 200:
                     payload = {"error": {"message": "slow down", "type": "rate_limit"}}
                 else:
@@ -34,7 +37,8 @@ class Stub:
                         "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                         "choices": [
                             {"index": i, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": f"```python\nprint({i})\n```"}}
+                             "message": {"role": "assistant", "content":
+                                         f"```python\nprint({body.get('seed') if seeded else i})\n```"}}
                             for i in range(count)
                         ],
                         "usage": {"prompt_tokens": 11, "completion_tokens": 4 * count, "total_tokens": 11 + 4 * count},
@@ -89,6 +93,15 @@ def test_n_is_sent_and_topped_up_when_server_ignores_it(server):
     assert stub.requests[0][1]["n"] == 3 and stub.requests[1][1]["n"] == 2
     assert stub.requests[0][1]["seed"] == 7
     assert out[0].usage.prompt_tokens == 11
+
+
+def test_samples_differ_on_a_server_that_ignores_n_and_honours_seed(server):
+    stub, url = server([(200, None)] * 3)
+    backend = OpenAIBackend(model="stub", base_url=url, base_delay=0.01)
+    out = backend.generate(MSGS, n=3, max_tokens=10, seed=7, first_index=3)
+    assert [g.index for g in out] == [3, 4, 5]
+    assert [r[1]["seed"] for r in stub.requests] == [10, 11, 12]
+    assert len({g.text for g in out}) == 3
 
 
 def test_rate_limit_forever_gives_up_with_a_hint(server):
