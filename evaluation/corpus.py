@@ -42,6 +42,9 @@ class TaskSpec(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     checker: str = Field(min_length=1)
     checker_args: dict[str, Any] = Field(default_factory=dict)
+    # The frozen tuning/held-out split (issue 16): prompt, hint and retrieval changes are judged on
+    # the held-out half. Every shipped task declares one (tests/evaluation/test_corpus.py).
+    split: Literal["", "tune", "heldout"] = ""
 
     @field_validator("files")
     @classmethod
@@ -108,6 +111,7 @@ def load_task_dir(path: Path | str) -> Task:
         setup=spec.setup,
         timeout_s=spec.timeout_s,
         root=str(folder.resolve()),
+        split=spec.split,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from opsgraft.errors import ConfigError
 from opsgraft.types import SampleResult, Task
 
-GROUPS = ("functionality", "component", "framework")
+GROUPS = ("functionality", "component", "framework", "split")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -50,7 +50,7 @@ def check_ks(samples_per_task: Mapping[str, int], ks: Sequence[int]) -> None:
 
 
 def summarize(results: Iterable[SampleResult], tasks: Mapping[str, Task], ks: Sequence[int]) -> dict[str, Any]:
-    """The report: pass@k per task, averaged over tasks overall and per functionality/component/framework."""
+    """The report: pass@k per task, averaged over tasks overall and per functionality/component/framework/split."""
     per_task: dict[str, list[SampleResult]] = defaultdict(list)
     for r in results:
         per_task[r.task_id].append(r)
@@ -67,7 +67,7 @@ def summarize(results: Iterable[SampleResult], tasks: Mapping[str, Task], ks: Se
             "n": n,
             "c": c,
             **{f"pass@{k}": pass_at_k(n, c, k) for k in ks},
-            **{g: getattr(task, g) for g in GROUPS},
+            **{g: getattr(task, g) or "none" for g in GROUPS},
             "statuses": dict(Counter(r.status for r in rs)),
         }
 

@@ -122,6 +122,7 @@ class Task:
     setup: str = "none"
     timeout_s: float = 60.0
     root: str = ""
+    split: str = ""  # "tune" | "heldout" for corpus tasks; "" for a user's own script
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def corpus() -> None:
     pass
 
 
-@corpus.command("list", help="One line per task: id, kind, functionality, component, framework.")
+@corpus.command("list", help="One line per task: id, kind, functionality, component, framework, split.")
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A tasks folder to use instead of the shipped corpus.")
 def list_tasks(corpus_dir: Path | None) -> None:
@@ -29,11 +29,11 @@ def list_tasks(corpus_dir: Path | None) -> None:
 
     tasks = load_corpus(corpus_dir)
     table = Table(title=f"{len(tasks)} tasks")
-    for col in ("id", "kind", "functionality", "component", "framework"):
+    for col in ("id", "kind", "functionality", "component", "framework", "split"):
         table.add_column(col, no_wrap=col == "id", overflow="fold")
     for t in tasks:
         component = f"{t.source_component}->{t.component}" if t.source_component else t.component
-        table.add_row(t.id, t.kind, t.functionality, component, t.framework)
+        table.add_row(t.id, t.kind, t.functionality, component, t.framework, t.split or "-")
     wide_console().print(table)
 
 

@@ -117,3 +117,31 @@ def test_real_corpus_tasks_all_load() -> None:
     for task in load_corpus():
         assert Path(task.root).name == task.id
         assert input_files(task)
+
+
+# The tasks the 8-task adapt bench tuned prompts and hints on (sessions before the split froze):
+# they must sit in the tuning half, or the held-out figures would be tuned-on figures.
+TUNED_ON = (
+    "tracking-mlflow-sklearn-diabetes", "tracking-wandb-pytorch-gcn", "registration-mlflow-sklearn-iris",
+    "hpo-optuna-sklearn-svc", "pruning-nncf-digits-mlp", "pruning-torch-digits-mlp",
+    "translate-gitpython-dvc-lfs-dataset", "translate-wandb-mlflow-mlp",
+)
+
+
+def test_every_shipped_task_is_in_a_frozen_split_stratified_by_functionality() -> None:
+    tasks = load_corpus()
+    assert {t.split for t in tasks} == {"tune", "heldout"}
+    assert all(t.split for t in tasks), [t.id for t in tasks if not t.split]
+    by_id = {t.id: t for t in tasks}
+    assert all(by_id[i].split == "tune" for i in TUNED_ON)
+    for functionality in sorted({t.functionality for t in tasks}):
+        halves = [t.split for t in tasks if t.functionality == functionality]
+        assert abs(halves.count("tune") - halves.count("heldout")) <= 1, (functionality, halves)
+
+
+def test_an_unknown_split_is_a_config_error(make_task: Callable[..., Path], tasks_dir: Path) -> None:
+    folder = make_task("split-task", inputs={"train.py": "print(1)\n"})
+    spec = yaml.safe_load((folder / "task.yaml").read_text())
+    (folder / "task.yaml").write_text(yaml.safe_dump({**spec, "split": "test"}))
+    with pytest.raises(ConfigError, match="split"):
+        load_task("split-task", tasks_dir)
