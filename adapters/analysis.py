@@ -13,7 +13,7 @@ _TRAIN_CALLS = {"fit", "train", "backward", "step", "fit_transform", "partial_fi
 
 
 def read_source(path: Path) -> str:
-    """The script's text; InputError for a missing, unreadable, non-Python or non-UTF-8 file."""
+    """The script's text, without a BOM; InputError for a missing, unreadable, non-Python or non-UTF-8 file."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -25,7 +25,9 @@ def read_source(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: Python runs a file that starts with a UTF-8 BOM, so it is read here too. The BOM
+        # is dropped (ast.parse refuses U+FEFF in a str) and the adapted copy is plain UTF-8.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
     parse(text, str(path))

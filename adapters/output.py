@@ -44,7 +44,8 @@ def write_outputs(input_path: Path, tag: str, adapted: str, record: dict[str, An
     diff_path = free_path(directory, base.name, ".diff")
     record_path = free_path(directory, base.name, ".opsgraft.json")
     write_new(code_path, adapted)
-    write_new(diff_path, unified_diff(input_path.read_text(encoding="utf-8"), adapted,
+    # utf-8-sig as in analysis.read_source: a BOM the adapted copy drops is not a change to show.
+    write_new(diff_path, unified_diff(input_path.read_text(encoding="utf-8-sig"), adapted,
                                       f"a/{input_path.name}", f"b/{code_path.name}"))
     record = {**record, "outputs": {"code": str(code_path), "diff": str(diff_path), "record": str(record_path)}}
     write_new(record_path, json.dumps(record, indent=1))

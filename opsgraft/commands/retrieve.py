@@ -34,7 +34,7 @@ def retrieve(file: Path, source: str | None, target: str, strategy: str | None, 
     if strategy != "target-search" and not source:
         raise ConfigError(f"--strategy {strategy} needs --from SOURCE")
     try:
-        code = file.read_text(encoding="utf-8")
+        code = file.read_text(encoding="utf-8-sig")  # a BOM would make the code unparseable for queries
     except FileNotFoundError:
         raise InputError(f"no such file: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:

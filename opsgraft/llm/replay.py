@@ -18,21 +18,40 @@ from opsgraft.errors import ConfigError, ReplayMiss
 from opsgraft.llm.base import Backend, index_runs, request_key, sample_params
 from opsgraft.types import Generation, Message, from_dict, to_dict
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
 
 def load_cassette(path: Path) -> dict[str, Generation]:
-    """Key -> generation; a malformed cassette is a ConfigError naming the line."""
+    """Key -> generation; an unreadable, binary or malformed cassette is a ConfigError naming the line."""
     entries: dict[str, Generation] = {}
     if not path.exists():
         return entries
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(_cassette_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
             entries[data["key"]] = from_dict(Generation, data["generation"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}:{lineno}: not a cassette entry ({exc})") from None
     return entries
+
+
+def _cassette_text(path: Path) -> str:
+    """The cassette's text; a ConfigError for a folder, an unreadable file or bytes that are not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the cassette ({exc.strerror or exc})") from None
+    if data.startswith(_GZIP_MAGIC):
+        # A compressed cassette is a likely mistake; say what to do rather than "byte 1".
+        raise ConfigError(f"{path}: a gzip file, not a cassette (cassettes are JSONL text: gunzip it first)")
+    try:
+        # utf-8-sig: a cassette saved by an editor that adds a BOM still reads.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        lineno = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{lineno}: not a cassette (binary data, not UTF-8 text, at byte {exc.start})") from None
 
 
 def cassette_entry(model: str, messages: Sequence[Message], params: dict[str, Any], index: int,

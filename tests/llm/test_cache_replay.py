@@ -70,6 +70,35 @@ def test_missing_or_broken_cassette_is_a_config_error(tmp_path):
         ReplayBackend(bad)
 
 
+def test_binary_gzip_or_unreadable_cassette_is_a_config_error(tmp_path):
+    import gzip
+
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'{"key": "k"}\n' + bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match=r"binary.jsonl:2: not a cassette \(binary data"):
+        ReplayBackend(binary)
+    packed = tmp_path / "c.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"key": "k"}\n'))
+    with pytest.raises(ConfigError, match="gzip file"):
+        ReplayBackend(packed)
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="cannot read the cassette"):
+        ReplayBackend(folder)
+    not_entries = tmp_path / "list.jsonl"
+    not_entries.write_text("[1, 2]\n")
+    with pytest.raises(ConfigError, match="list.jsonl:1: not a cassette entry"):
+        ReplayBackend(not_entries)
+
+
+def test_cassette_with_a_bom_replays(tmp_path):
+    inner = ScriptedBackend(["answer"], model="m")
+    recorded = tmp_path / "c.jsonl"
+    ReplayBackend(recorded, strict=False, inner=inner).generate((Message("user", "hi"),))
+    recorded.write_bytes(b"\xef\xbb\xbf" + recorded.read_bytes())
+    assert ReplayBackend(recorded, model="m").generate((Message("user", "hi"),))[0].text == "answer"
+
+
 class IndexedBackend:
     """Answers sample i with a text naming i, as a seeded backend would: sample i is fixed by i alone."""
 
