@@ -1,12 +1,15 @@
-"""Benchmark the evaluator: sandbox overhead per sample, and throughput of --jobs 2 over --jobs 1.
+"""Benchmark the evaluator: sandbox overhead per sample, bwrap's on top, and --jobs 2 over --jobs 1.
 
-    .venv/bin/python bench/evaluator.py [--task ID] [--reps 3] [--samples 6]
+    .venv/bin/python bench/evaluator.py [--task ID] [--reps 3] [--samples 6] [--tiny-reps 20]
 
 1. Overhead: the same reference program run as a bare ``python script.py`` (same offline env and
    MLflow store location, in a plain tmp dir) and through ``sandbox.run_program`` (root layout,
    env scrubbing, hooks, rlimits, outside-write scan, clean-up), alternating; ratio of medians.
    Target <= 1.15.
-2. Throughput: ``--samples`` copies of the reference judged (sandbox + checker) with
+2. Isolation: ``sandbox.run_program`` with ``isolation="bwrap"`` against the plain sandbox, alternating,
+   on a tiny program (``--tiny-reps`` each: the fixed cost per sample shows) and on the reference
+   (``--reps`` each); ratio of medians. bwrap is made the default only at <= 1.10.
+3. Throughput: ``--samples`` copies of the reference judged (sandbox + checker) with
    ``LocalExecutor(jobs=1)`` and ``LocalExecutor(jobs=2)``; ratio of wall times. Target >= 1.7.
 
 Uses a real corpus reference (a quick one by default), else a small built-in script.
@@ -22,10 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from opsgraft.config import apply_offline_env, offline_env
-from opsgraft.evaluation import sandbox
+from opsgraft.evaluation import isolation, sandbox
 from opsgraft.evaluation.corpus import input_files, load_corpus, load_task_dir, reference_files
 from opsgraft.evaluation.evaluator import Job
 from opsgraft.evaluation.executors import LocalExecutor
@@ -48,6 +52,7 @@ def check(ctx):
     path = Path(ctx.workdir) / "out.json"
     return verdict("bench-out-json", [] if path.is_file() and "loss" in json.loads(path.read_text()) else ["no out.json"])
 """
+TINY_SCRIPT = "print('ok')\n"
 # Quick references first: the bench should take minutes, not tens of them.
 PREFERRED = ("sklearn", "none", "keras", "pytorch", "lightning")
 
@@ -95,16 +100,29 @@ def bare_run(files: dict[str, str], entry: str, scratch: Path) -> float:
     return wall
 
 
-def sandbox_run(task: Task, files: dict[str, str], scratch: Path) -> float:
+def sandbox_run(task: Task, files: dict[str, str], scratch: Path, mode: str = "none") -> float:
     """The full sandbox call (prepare, run, scan) plus removing the root, as judge() does."""
     start = time.perf_counter()
     root = Path(tempfile.mkdtemp(dir=scratch))
-    run = sandbox.run_program(files, task.entry, root=root, timeout_s=task.timeout_s, setup=task.setup)
+    run = sandbox.run_program(files, task.entry, root=root, timeout_s=task.timeout_s, setup=task.setup,
+                              isolation=mode)
     shutil.rmtree(root)
     wall = time.perf_counter() - start
     if run.result.status != "passed":
         sys.exit(f"sandbox run {run.result.status}:\n{run.result.stderr_tail[-2000:]}")
     return wall
+
+
+def isolation_overhead(task: Task, files: dict[str, str], scratch: Path, reps: int, label: str) -> None:
+    """bwrap against the plain sandbox on the same program, ``reps`` runs each, alternating."""
+    sandbox_run(task, files, scratch, "bwrap")  # the first bwrap run pays for loading bwrap itself
+    plain, boxed = [], []
+    for _ in range(reps):
+        plain.append(sandbox_run(task, files, scratch))
+        boxed.append(sandbox_run(task, files, scratch, "bwrap"))
+    p, b = statistics.median(plain), statistics.median(boxed)
+    print(f"bwrap on {label}: sandbox {p:.3f} s, sandbox + bwrap {b:.3f} s (median of {reps}), "
+          f"ratio {b / p:.3f} (default at <= 1.10), {(b - p) * 1000:+.0f} ms per sample")
 
 
 def throughput(task: Task, files: dict[str, str], jobs: int, samples: int) -> tuple[float, int]:
@@ -119,6 +137,7 @@ def main() -> None:
     parser.add_argument("--task", default=None, help="Corpus task id (default: a quick one).")
     parser.add_argument("--reps", type=int, default=3, help="Runs of each kind for the overhead.")
     parser.add_argument("--samples", type=int, default=6, help="Samples for the throughput.")
+    parser.add_argument("--tiny-reps", type=int, default=20, help="Runs of each kind for bwrap on a tiny program.")
     args = parser.parse_args()
     apply_offline_env()
     with tempfile.TemporaryDirectory(prefix="opsgraft-bench-") as tmp:
@@ -135,6 +154,14 @@ def main() -> None:
         b, s = statistics.median(bare), statistics.median(boxed)
         print(f"overhead: bare python {b:.3f} s, sandbox {s:.3f} s (median of {args.reps}), "
               f"ratio {s / b:.3f} (target <= 1.15), +{(s - b) * 1000:.0f} ms per sample")
+
+        ok, why = isolation.available()
+        if ok:
+            tiny = replace(task, entry="main.py", setup="none", timeout_s=60)
+            isolation_overhead(tiny, {"main.py": TINY_SCRIPT}, scratch, args.tiny_reps, "a tiny program")
+            isolation_overhead(task, files, scratch, args.reps, f"the {task.id} reference")
+        else:
+            print(f"bwrap: not measured ({why})")
 
         t1, ok1 = throughput(task, files, 1, args.samples)
         t2, ok2 = throughput(task, files, 2, args.samples)

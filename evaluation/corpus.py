@@ -45,6 +45,8 @@ class TaskSpec(BaseModel):
     # The frozen tuning/held-out split (issue 16): prompt, hint and retrieval changes are judged on
     # the held-out half. Every shipped task declares one (tests/evaluation/test_corpus.py).
     split: Literal["", "tune", "heldout"] = ""
+    # Parent environment variables the program needs beyond the sandbox's allowlist (names only).
+    pass_env: list[str] = Field(default_factory=list)
 
     @field_validator("files")
     @classmethod
@@ -112,6 +114,7 @@ def load_task_dir(path: Path | str) -> Task:
         timeout_s=spec.timeout_s,
         root=str(folder.resolve()),
         split=spec.split,
+        pass_env=tuple(spec.pass_env),
     )
 
 

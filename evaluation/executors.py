@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from opsgraft.errors import ConfigError
 from opsgraft.evaluation.evaluator import Job, Runner, judge
+from opsgraft.evaluation.isolation import resolve as resolve_isolation
+from opsgraft.evaluation.sandbox import DEFAULT_MEMORY_LIMIT
 from opsgraft.types import SampleResult
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,9 @@ class LocalExecutor:
     timeout_s: float | None = None
     keep_workdir: bool = False
     per_gpu: int = 1  # samples sharing one GPU at a time (small models leave an H200 idle)
+    isolation: str = "none"  # none|bwrap (resolved by make_runner)
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT  # bytes per sample, None for none
+    pass_env: tuple[str, ...] = ()  # parent variables passed to every sample (--pass-env)
 
     def slots(self) -> list[str | None]:
         """One entry per sample run at once: its GPU (round-robin over the GPUs), or None on cpu."""
@@ -109,6 +114,7 @@ class LocalExecutor:
                     return procs.submit(
                         judge, job.task, job.candidate, device=self.device, cuda_devices=slot,
                         timeout_s=self.timeout_s, keep_workdir=self.keep_workdir, threads=cores_each,
+                        isolation=self.isolation, memory_limit=self.memory_limit, pass_env=self.pass_env,
                     ).result()
                 finally:
                     free.put(slot)
@@ -118,7 +124,8 @@ class LocalExecutor:
     def _judge(self, job: Job, slot: str | None) -> SampleResult:
         return judge(
             job.task, job.candidate, device=self.device, cuda_devices=slot,
-            timeout_s=self.timeout_s, keep_workdir=self.keep_workdir,
+            timeout_s=self.timeout_s, keep_workdir=self.keep_workdir, isolation=self.isolation,
+            memory_limit=self.memory_limit, pass_env=self.pass_env,
         )
 
 
@@ -134,14 +141,16 @@ def _as_completed(futures: list[Future[SampleResult]]) -> Iterator[SampleResult]
             fut.cancel()
 
 
-def _ray_judge(job: Job, device: str, timeout_s: float | None, keep_workdir: bool) -> SampleResult:
+def _ray_judge(job: Job, device: str, timeout_s: float | None, keep_workdir: bool,
+               isolation: str = "none", memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+               pass_env: tuple[str, ...] = ()) -> SampleResult:
     """judge() inside a Ray worker, on the GPU Ray assigned to the task."""
     import ray
 
     gpu_ids = ray.get_gpu_ids() if device == "cuda" else []
     cuda = ",".join(str(int(g)) if isinstance(g, float) else str(g) for g in gpu_ids) or None
     return judge(job.task, job.candidate, device=device, cuda_devices=cuda, timeout_s=timeout_s,
-                 keep_workdir=keep_workdir)
+                 keep_workdir=keep_workdir, isolation=isolation, memory_limit=memory_limit, pass_env=pass_env)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,9 @@ class RayExecutor:
     timeout_s: float | None = None
     keep_workdir: bool = False
     per_gpu: int = 1
+    isolation: str = "none"  # each Ray worker's machine must have bwrap for "bwrap"
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    pass_env: tuple[str, ...] = ()
 
     def __call__(self, todo: Sequence[Job]) -> Iterator[SampleResult]:
         if not todo:
@@ -166,7 +178,8 @@ class RayExecutor:
                      include_dashboard=False, log_to_driver=False)
         gpu_share = 1 / max(1, self.per_gpu) if self.device == "cuda" else 0
         remote = ray.remote(num_cpus=1, num_gpus=gpu_share)(_ray_judge)
-        pending = [remote.remote(job, self.device, self.timeout_s, self.keep_workdir) for job in todo]
+        pending = [remote.remote(job, self.device, self.timeout_s, self.keep_workdir, self.isolation,
+                                 self.memory_limit, self.pass_env) for job in todo]
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
@@ -177,8 +190,9 @@ class RayExecutor:
 
 
 def make_runner(executor: str = "local", jobs: int = 1, device: str = "auto", timeout_s: float | None = None,
-                keep_workdir: bool = False, per_gpu: int = 1) -> Runner:
-    """The runner for ``--executor/--jobs/--device/--timeout/--per-gpu``."""
+                keep_workdir: bool = False, per_gpu: int = 1, isolation: str = "none",
+                memory_limit: int | None = DEFAULT_MEMORY_LIMIT, pass_env: Sequence[str] = ()) -> Runner:
+    """The runner for ``--executor/--jobs/--device/--timeout/--per-gpu/--isolation/--memory-limit/--pass-env``."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if per_gpu < 1:
@@ -186,6 +200,8 @@ def make_runner(executor: str = "local", jobs: int = 1, device: str = "auto", ti
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r} (valid: {', '.join(EXECUTORS)})")
     resolved, gpus = resolve_device(device)
+    isolated = resolve_isolation(isolation)  # once here: bwrap asked for but broken is one clear error
     if executor == "ray":
-        return RayExecutor(jobs, resolved, timeout_s, keep_workdir, per_gpu)
-    return LocalExecutor(jobs, resolved, tuple(gpus), timeout_s, keep_workdir, per_gpu)
+        return RayExecutor(jobs, resolved, timeout_s, keep_workdir, per_gpu, isolated, memory_limit, tuple(pass_env))
+    return LocalExecutor(jobs, resolved, tuple(gpus), timeout_s, keep_workdir, per_gpu, isolated, memory_limit,
+                         tuple(pass_env))

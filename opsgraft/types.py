@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 Status = Literal["passed", "failed", "timeout", "error"]
+# Verdict.evidence key of a checker that raised: its formatted traceback (an opsgraft fault, not the code's).
+CHECKER_TRACEBACK = "checker_traceback"
 Kind = Literal["inline", "translate", "ablation"]
 
 
@@ -123,6 +125,7 @@ class Task:
     timeout_s: float = 60.0
     root: str = ""
     split: str = ""  # "tune" | "heldout" for corpus tasks; "" for a user's own script
+    pass_env: tuple[str, ...] = ()  # parent variables the sandbox passes to the program (not allowlisted ones)
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,13 @@ class SampleResult:
     status: Status
     execution: ExecutionResult
     verdict: Verdict | None = None
+
+    @property
+    def checker_fault(self) -> str:
+        """How the checker broke on this sample ('' when it did not): opsgraft's fault, not the program's."""
+        if self.status != "error" or self.verdict is None or CHECKER_TRACEBACK not in self.verdict.evidence:
+            return ""
+        return self.verdict.reasons[0] if self.verdict.reasons else f"checker {self.verdict.checker} raised"
 
 
 T = TypeVar("T")

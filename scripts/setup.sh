@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up opsgraft on a fresh machine: Chromium (as root), the venv, pinned CPU torch,
+# Sets up opsgraft on a fresh machine: Chromium and bubblewrap (as root), the venv, pinned CPU torch,
 # the package with its pinned dependencies, and the embedded model checked by sha256.
 # Re-running is cheap: each step is skipped when its result is already in place.
 set -euo pipefail
@@ -11,7 +11,7 @@ say() { printf 'opsgraft setup: %s\n' "$*" >&2; }
 
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "Python >= 3.11 is required (found $("$PY" -V 2>&1))"; exit 1; }
 
-# 1. Chromium + chromedriver for the docs crawler (Debian packages).
+# 1. Chromium + chromedriver for the docs crawler, and bubblewrap for isolation (Debian packages).
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing chromium and chromium-driver"
@@ -19,6 +19,16 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
     else
         say "Chromium is missing and this is not root: run 'sudo apt-get install chromium chromium-driver'; crawling will not work until then"
+    fi
+fi
+# bubblewrap for --isolation bwrap (optional: without it samples run in the plain sandbox).
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing bubblewrap"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null \
+            || say "could not install bubblewrap; --isolation bwrap will not work (the rest does)"
+    else
+        say "bubblewrap is missing and this is not root: run 'sudo apt-get install bubblewrap' for --isolation bwrap"
     fi
 fi
 

@@ -11,7 +11,7 @@ hook that raises is reported on stderr and otherwise ignored: it never breaks th
 
 Write audit (only when ``OPSGRAFT_SANDBOX_ROOT`` is set): a ``sys.addaudithook`` hook notes Python
 level writes (open for writing, mkdir, rename, remove, rmtree, sqlite3.connect...) to paths outside
-the sample root, or into the sandbox's own ``<root>/.sandbox`` other than the hooks' evidence writes, appending them to ``<root>/.sandbox/outside_writes.log``. It does NOT see writes by
+the sample root (symlinks resolved, so a write through a link that leads outside counts), or into the sandbox's own ``<root>/.sandbox`` other than the hooks' evidence writes, appending them to ``<root>/.sandbox/outside_writes.log``. It does NOT see writes by
 native code or by non-Python children (git, a shell). This is not a security mechanism: a program can
 remove the hook's effects, bypass it, or lie. It only catches honest mistakes.
 
@@ -204,6 +204,10 @@ def _install_write_audit(root: str) -> None:
         if path.startswith("file:") or path == ":memory:":
             return None
         path = os.path.abspath(path)
+        if path.startswith(_IGNORED_PREFIXES):  # before resolving: /dev/stdout leads to .sandbox/stdout.txt
+            return None
+        # Resolved: a link in the workdir that points outside must not hide the write through it.
+        path = os.path.realpath(path)
         if path.startswith(own):
             evidence = sys.modules.get("opsgraft_evidence")
             return None if getattr(getattr(evidence, "writing", None), "active", False) else path

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from opsgraft.commands._common import Progress, backend_options, console, make_backend
+from opsgraft.commands.evaluate import isolation_option, pass_env_option
 
 
 def _adapter_keys() -> str:
@@ -40,11 +41,13 @@ def _adapter_keys() -> str:
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the outputs (default: next to SCRIPT). Nothing is ever overwritten.")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Docs retrieved in rag mode.")
+@pass_env_option
+@isolation_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
           api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
           context_window: int | None, n: int, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
-          top_k: int) -> None:
+          top_k: int, pass_env: tuple[str, ...], isolation: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
@@ -70,6 +73,14 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
             raise click.UsageError(f"{add} is a translation; use 'opsgraft translate --from ... --to ...'")
         flow = Workflow(spec=spec, script=script, source=source, mode=mode, top_k=top_k,
                         with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
+    if pass_env:
+        from dataclasses import replace
+
+        assert flow.task is not None
+        flow.task = replace(flow.task, pass_env=(*flow.task.pass_env, *pass_env))
+    from opsgraft.evaluation.isolation import resolve
+
+    flow.isolation = resolve(isolation)
     if flow.precheck() == "already-present":
         click.echo(f"{script} already uses {spec.component} for {spec.functionality}; nothing to do")
         return

@@ -47,7 +47,8 @@ tasks are as expected.
 @click.option("--task", "task_ids", multiple=True, help="Only this task (repeatable).")
 @sandbox_options
 def check(task_ids: tuple[str, ...], jobs: int, device: str, per_gpu: int, executor: str, timeout_s: float | None,
-          corpus_dir: Path | None, keep_workdirs: bool) -> None:
+          corpus_dir: Path | None, keep_workdirs: bool, isolation: str, memory_limit: int | None,
+          pass_env: tuple[str, ...]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -83,7 +84,8 @@ def check(task_ids: tuple[str, ...], jobs: int, device: str, per_gpu: int, execu
 
     err = Console(stderr=True, highlight=False)
     results: dict[str, dict[str, SampleResult]] = defaultdict(dict)
-    for result in make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu)(todo):
+    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu, isolation, memory_limit, pass_env)
+    for result in runner(todo):
         label = labels[(result.task_id, result.sample_index)]
         results[result.task_id][label] = result
         mark = "ok " if as_expected(label, result) else "BAD"

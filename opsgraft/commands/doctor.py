@@ -62,6 +62,13 @@ def _tiktoken() -> tuple[bool, str]:
     return any(Path(directory).iterdir()), f"TIKTOKEN_CACHE_DIR={directory}"
 
 
+def _isolation() -> tuple[bool, str]:
+    from opsgraft.evaluation.isolation import available
+
+    ok, detail = available()
+    return ok, f"{detail}; --isolation bwrap works" if ok else f"{detail}; --isolation bwrap will not work"
+
+
 def _writable(path_fn: Callable[[], Path]) -> Callable[[], tuple[bool, str]]:
     def check() -> tuple[bool, str]:
         path = path_fn()
@@ -86,21 +93,30 @@ CHECKS: list[Check] = [
     ("cache dir", _writable(config.cache_dir), "set OPSGRAFT_CACHE to a writable directory"),
     ("stores dir", _writable(config.stores_dir), "set OPSGRAFT_STORES to a writable directory"),
 ]
+# Checks whose failure is a warning: opsgraft works without them, with less.
+OPTIONAL: list[Check] = [
+    ("isolation", _isolation, "as root: apt-get install bubblewrap (scripts/setup.sh does it); "
+                              "in a container, allow it to create namespaces"),
+]
 
 
 @click.command()
 def doctor() -> None:
-    """Check the model file and hash, llama.cpp, Chromium + driver, embeddings, tiktoken and caches."""
+    """Check the model file and hash, llama.cpp, Chromium + driver, embeddings, tiktoken, caches and isolation."""
     failed = 0
-    for name, check, fix in CHECKS:
+    optional = {name for name, _, _ in OPTIONAL}
+    for name, check, fix in [*CHECKS, *OPTIONAL]:
         try:
             ok, detail = check()
         except Exception as exc:  # a broken check is a failed check, with its reason
             ok, detail = False, f"{type(exc).__name__}: {exc}"
-        mark = click.style("ok  ", fg="green") if ok else click.style("FAIL", fg="red")
+        if ok:
+            mark = click.style("ok  ", fg="green")
+        else:
+            mark = click.style("warn", fg="yellow") if name in optional else click.style("FAIL", fg="red")
         click.echo(f"{mark} {name:16} {detail}")
         if not ok:
-            failed += 1
+            failed += name not in optional
             click.echo(f"     {'':16} fix: {fix}")
     if failed:
         raise click.ClickException(f"{failed} check(s) failed")

@@ -9,9 +9,28 @@ import click
 
 SANDBOX_NOTE = (
     "Each sample runs as a subprocess with a timeout, resource limits, a fake HOME and an "
-    "environment without API keys. That is NOT a security sandbox: only evaluate code from "
+    "allowlisted environment without API keys. That is NOT a security sandbox: only evaluate code from "
     "models and people you trust."
 )
+
+
+def _memory_limit(_ctx: Any, _param: Any, value: str) -> int | None:
+    from opsgraft.evaluation.sandbox import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+isolation_option = click.option(
+    "--isolation", type=click.Choice(["none", "bwrap", "auto"]), default="none", show_default=True,
+    help="bwrap runs each sample under bubblewrap: no network, read-only root, own PID namespace; "
+         "auto uses it where it works ('opsgraft doctor' says).")
+pass_env_option = click.option(
+    "--pass-env", "pass_env", multiple=True, metavar="NAME",
+    help="Pass this variable of yours to the sandboxed program (repeatable); by default it gets only "
+         "an allowlist (PATH, locale, threads, CUDA runtime) and the task's pass_env.")
 
 
 def sandbox_options(func: Any) -> Any:
@@ -31,6 +50,10 @@ def sandbox_options(func: Any) -> Any:
             click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                          help="A tasks folder to use instead of the shipped corpus."),
             click.option("--keep-workdirs", is_flag=True, help="Keep each sample's sandbox folder (printed in results)."),
+            isolation_option,
+            click.option("--memory-limit", "memory_limit", default="8G", show_default=True, callback=_memory_limit,
+                         help="Memory per sample (e.g. 8G, 512M; 0 for none): a sample that uses more fails."),
+            pass_env_option,
         ]
     ):
         func = option(func)
@@ -51,11 +74,12 @@ already judged.
               help="Output folder [default: GENERATIONS without .jsonl, plus '-eval'].")
 @sandbox_options
 def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, device: str, per_gpu: int,
-             executor: str, timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool) -> None:
+             executor: str, timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool,
+             isolation: str, memory_limit: int | None, pass_env: tuple[str, ...]) -> None:
     from rich.console import Console
 
     from opsgraft.evaluation.evaluator import evaluate as run_evaluation
-    from opsgraft.evaluation.evaluator import read_generations
+    from opsgraft.evaluation.evaluator import failure_reason, read_generations
     from opsgraft.evaluation.executors import make_runner
     from opsgraft.evaluation.passk import parse_ks
     from opsgraft.types import SampleResult
@@ -74,13 +98,13 @@ def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, d
         candidates = read_generations(generations)
     out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl").removesuffix(".opsgraft.json")
                                            + "-eval")
-    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu)
+    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu, isolation, memory_limit, pass_env)
     err = Console(stderr=True, highlight=False)
 
     def progress(result: SampleResult) -> None:
-        reason = result.verdict.reasons[0] if result.verdict and result.verdict.reasons else ""
         err.print(f"{result.status:8} {result.task_id} #{result.sample_index} "
-                  f"({result.execution.wall_s:.1f} s) {reason[:100]}", markup=False)
+                  f"({result.execution.wall_s:.1f} s) {failure_reason(result)[:200]}", markup=False,
+                  soft_wrap=True)  # one line per sample, whatever the terminal's width
 
     report = run_evaluation(candidates, out, ks, runner, tasks_dir=corpus_dir, on_result=progress,
                             known_tasks=known_tasks)
@@ -105,6 +129,12 @@ def print_report(report: dict[str, Any]) -> None:
     table.add_section()
     table.add_row("all", "", str(report["overall"]["n_tasks"]), *[f"{report['overall'][k]:.3f}" for k in ks])
     wide_console().print(table)
+    errors = report.get("errors", [])
+    if errors:
+        # An error is no verdict on the sample (a checker broke, the sandbox could not start).
+        click.echo(f"{len(errors)} sample(s) ended in error; they are judged again when this run is resumed:", err=True)
+        for e in errors:
+            click.echo(f"  {e['task_id']} #{e['sample_index']}: {e['reason']}", err=True)
 
 
 def wide_console() -> Any:

@@ -8,6 +8,7 @@ import click
 
 from opsgraft.commands._common import Progress, backend_options, make_backend
 from opsgraft.commands.adapt import _run_and_report
+from opsgraft.commands.evaluate import isolation_option, pass_env_option
 
 
 @click.command()
@@ -33,11 +34,14 @@ from opsgraft.commands.adapt import _run_and_report
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
 @click.option("--with", "with_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@pass_env_option
+@isolation_option
 def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
               base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
               no_cache: bool, context_window: int | None, n: int, temperature: float, seed: int,
               max_tokens: int, top_k: int, run_: bool, repair: int, check_args: tuple[str, ...],
-              timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None) -> None:
+              timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
+              pass_env: tuple[str, ...], isolation: str) -> None:
     """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
 
     Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;
@@ -65,6 +69,9 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
         flow = Workflow(spec=spec, script=script, source=text, strategy=chosen, mode=strategy, top_k=top_k,
                         with_files=tuple(p.name for p in with_files), device=device, timeout_s=timeout_s)
     flow.precheck()
+    from opsgraft.evaluation.isolation import resolve
+
+    flow.isolation = resolve(isolation)
     if check_args:
         assert flow.task is not None
         extra = {}
@@ -74,6 +81,9 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
                 raise click.UsageError(f"--check-arg wants KEY=VALUE, got {item!r}")
             extra[key] = value
         flow.task = replace(flow.task, checker_args={**flow.task.checker_args, **extra})
+    if pass_env:
+        assert flow.task is not None
+        flow.task = replace(flow.task, pass_env=(*flow.task.pass_env, *pass_env))
     progress = Progress()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
                            context_window, progress)

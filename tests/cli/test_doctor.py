@@ -23,6 +23,9 @@ def test_doctor_passes_on_a_set_up_machine():
         import pytest
 
         pytest.skip("model not assembled")
+    from opsgraft.evaluation.isolation import available
+
     code, out, err = run_cli(["doctor"])
     assert code == 0, out + err
-    assert out.count("ok  ") == 7 and "all checks passed" in out
+    # Isolation is optional: "warn" where bwrap cannot work, and doctor still passes.
+    assert out.count("ok  ") == 7 + available()[0] and "all checks passed" in out

@@ -14,12 +14,13 @@ from opsgraft.evaluation.evaluator import (
     RESULTS_FILE,
     Job,
     evaluate,
+    failure_reason,
     judge,
     read_generations,
     read_results,
 )
 from opsgraft.evaluation.executors import LocalExecutor
-from opsgraft.types import Candidate, SampleResult, to_dict
+from opsgraft.types import Candidate, ExecutionResult, SampleResult, Verdict, to_dict
 
 
 @pytest.fixture
@@ -168,8 +169,99 @@ def test_read_generations(tmp_path: Path) -> None:
         read_generations(path)
 
 
-def test_a_crash_stays_failed_even_if_the_checker_raises(make_task: Callable[..., Path], checker_module: str) -> None:
+def test_a_checker_that_raises_is_an_error_even_after_a_crash(make_task: Callable[..., Path],
+                                                               checker_module: str) -> None:
+    """Issue 14: a checker crash is opsgraft's fault whatever the program's exit, never the code's failure."""
     task = load_task_dir(make_task("explodes-too", checker=f"{checker_module}:explode", checker_args={}))
     result = judge(task, _cand({"train.py": "raise SystemExit(2)\n"}, task_id="explodes-too"))
-    assert result.status == "failed"
+    assert result.status == "error" and result.checker_fault
     assert result.verdict is not None and "checker bug" in result.verdict.reasons[0]
+    assert "checker bug" in result.verdict.evidence["checker_traceback"]
+
+
+def test_resume_cuts_a_torn_tail_and_unreadable_lines_keeping_complete_lines(task, tasks_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    candidates = [_cand(reference_files(task), 0), _cand({}, 1)]
+    out = tmp_path / "out"
+    evaluate(candidates, out, [1], CountingRunner(), tasks_dir=tasks_dir)
+    path = out / RESULTS_FILE
+    clean = path.read_bytes()
+    first, second = clean.splitlines(keepends=True)
+
+    # Killed mid-write: the torn tail goes, not a newline after it (jq and pandas refuse it).
+    path.write_bytes(clean + b'{"task_id": "demo-task", "sample_ind')
+    resumed = CountingRunner()
+    evaluate(candidates, out, [1], resumed, tasks_dir=tasks_dir)
+    assert resumed.seen == [] and path.read_bytes() == clean
+
+    # An unreadable line in the middle (and a blank one) goes too; the others stay byte-identical.
+    path.write_bytes(first + b"\xff{garbage\n\n" + second)
+    evaluate(candidates, out, [1], CountingRunner(), tasks_dir=tasks_dir)
+    assert path.read_bytes() == clean
+    assert all(json.loads(line) for line in path.read_bytes().splitlines())
+
+
+def _error(index: int, stderr: str) -> SampleResult:
+    return SampleResult("demo-task", index, "error", ExecutionResult("error", None, 0.0, stderr_tail=stderr))
+
+
+class ScriptedRunner:
+    """A runner that answers each job with the next scripted result for its sample, without running it."""
+
+    def __init__(self, results: dict[int, SampleResult]) -> None:
+        self.results = results
+        self.seen: list[int] = []
+
+    def __call__(self, todo: Sequence[Job]) -> Iterable[SampleResult]:
+        for job in todo:
+            self.seen.append(job.candidate.sample_index)
+            yield self.results[job.candidate.sample_index]
+
+
+def test_error_samples_show_their_reason_and_are_judged_again_on_resume(task, tasks_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    candidates = [_cand({}, 0), _cand({}, 1), _cand({}, 2)]
+    passed = SampleResult("demo-task", 0, "passed", ExecutionResult("passed", 0, 1.0),
+                          Verdict(passed=True, checker="c"))
+    broke = SampleResult("demo-task", 2, "error", ExecutionResult("passed", 0, 1.0),
+                         Verdict(passed=False, checker="c", reasons=("checker c raised KeyError: 'x'", "more")))
+    first = ScriptedRunner({0: passed, 1: _error(1, "setting up\nsandbox setup failed: disk full\n"), 2: broke})
+    out = tmp_path / "out"
+    report = evaluate(candidates, out, [1], first, tasks_dir=tasks_dir)
+    assert report["errors"] == [
+        {"task_id": "demo-task", "sample_index": 1, "reason": "sandbox setup failed: disk full"},
+        {"task_id": "demo-task", "sample_index": 2, "reason": "checker c raised KeyError: 'x'"},
+    ]
+    path = out / RESULTS_FILE
+    kept_line = path.read_bytes().splitlines(keepends=True)[0]
+
+    fixed = {i: SampleResult("demo-task", i, "failed", ExecutionResult("failed", 1, 1.0, stderr_tail="Boom\n"))
+             for i in (1, 2)}
+    second = ScriptedRunner(fixed)
+    report = evaluate(candidates, out, [1], second, tasks_dir=tasks_dir)
+    assert second.seen == [1, 2]
+    assert report["errors"] == [] and report["statuses"] == {"passed": 1, "failed": 2}
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 3 and lines[0] == kept_line  # one line per sample, the judged one untouched
+    assert [r.status for r in read_results(path)] == ["passed", "failed", "failed"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp file left behind
+
+
+def test_failure_reason() -> None:
+    assert failure_reason(_error(0, "Traceback\n  File x\nValueError: bad\n\n")) == "ValueError: bad"
+    assert failure_reason(_error(0, "")) == "error"
+    ok = SampleResult("t", 0, "passed", ExecutionResult("passed", 0, 1.0), Verdict(passed=True, checker="c"))
+    assert failure_reason(ok) == ""
+
+
+def test_evaluate_cli_shows_why_a_sample_is_an_error(task, tasks_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(json.dumps(to_dict(Candidate("demo-task", 0, {"x.py": "pass\n"}, "missing.py"))) + "\n")
+    out = tmp_path / "eval"
+    code, _, stderr = run_cli(["evaluate", str(gens), "--out", str(out), "--corpus", str(tasks_dir), "--device", "cpu"])
+    assert code == 0, stderr
+    reason = json.loads((out / "report.json").read_text())["errors"][0]["reason"]
+    assert reason and reason in stderr.splitlines()[0]  # the per-sample line
+    assert f"demo-task #0: {reason}" in stderr  # the report's list of errors

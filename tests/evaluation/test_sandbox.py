@@ -1,4 +1,4 @@
-"""The sandbox contract: timeouts kill the process group, env scrubbing, outside writes, git setup."""
+"""The sandbox contract: timeouts kill the program's tree, env allowlist, outside writes, git setup."""
 
 from __future__ import annotations
 
@@ -76,14 +76,16 @@ def test_environment_is_scrubbed_and_offline(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
     monkeypatch.setenv("OPSGRAFT_HARMLESS", "dropped")
     monkeypatch.setenv("KEEP_ME", "kept")
-    run = run_program({"main.py": PRINTS_ENV}, "main.py", root=tmp_path, timeout_s=30)
+    monkeypatch.setenv("LC_TIME", "C")
+    run = run_program({"main.py": PRINTS_ENV}, "main.py", root=tmp_path, timeout_s=30, pass_env=["KEEP_ME"])
     assert run.result.status == "passed", run.result.stderr_tail
     env = json.loads(run.result.stdout_tail)
     assert not set(secrets) & set(env)
+    assert env["LC_TIME"] == "C"  # allowlisted
     forced = set(offline_env())  # TOKENIZERS_PARALLELISM, TIKTOKEN_CACHE_DIR: set by the sandbox itself
     assert not [k for k in env if any(m in k.upper() for m in ("KEY", "TOKEN", "SECRET", "PASSWORD")) and k not in forced]
     assert not [v for v in env.values() if v in secrets.values()]
-    assert env["KEEP_ME"] == "kept"
+    assert env["KEEP_ME"] == "kept"  # named in pass_env; without it, not passed (test_sandbox_containment)
     assert "OPSGRAFT_HARMLESS" not in env
     assert env["WANDB_MODE"] == "offline"
     assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
