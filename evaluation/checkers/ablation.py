@@ -7,7 +7,11 @@ The program writes ``results`` (default ``ablation_results.json``): a JSON list 
 parameter counts / feature sets differ from the baseline and from each other. With
 ``verify_training`` (default) each entry must also match a training the hooks observed: an
 optimizer over exactly ``n_params`` parameters that stepped (hook_torch), or a scikit-learn fit
-on that many columns, with those names when the data had names (hook_fit_sklearn).
+on that many columns, with those names when the data had names (hook_fit_sklearn). Each variant
+must also have got at least ``min_step_ratio`` of the baseline's training: optimizer steps (model)
+or fits (features). A variant stepped once, or for one epoch of many, or fitted once on a holdout
+split against the baseline's 5-fold cross-validation, was not trained and evaluated the way the
+baseline was, and its metric says nothing about the removed component.
 """
 
 from __future__ import annotations
@@ -61,6 +65,53 @@ def _trained(ctx: CheckContext, mode: str) -> list[Any]:
     return [(f.get("n_features_in"), frozenset(f.get("feature_names_in") or ())) for f in fits]
 
 
+def _steps_by_size(ctx: CheckContext) -> dict[int, int]:
+    """n_params -> the most optimizer steps any optimizer over that many parameters ran."""
+    sizes: dict[tuple[Any, Any], int] = {}
+    steps: dict[tuple[Any, Any], int] = {}
+    for e in read_jsonl(ctx.evidence_dir / "torch.jsonl"):
+        key = (e.get("pid"), e.get("opt"))
+        if e.get("event") == "optimizer" and isinstance(e.get("n_params"), int):
+            sizes[key] = e["n_params"]
+        elif e.get("event") == "exit" and isinstance(e.get("steps"), int):
+            steps[key] = max(steps.get(key, 0), e["steps"])
+        elif e.get("event") == "step" and isinstance(e.get("opt_step"), int):
+            # sampled steps: a lower bound where the run ended before its exit line
+            steps[key] = max(steps.get(key, 0), e["opt_step"])
+    out: dict[int, int] = {}
+    for key, size in sizes.items():
+        out[size] = max(out.get(size, 0), steps.get(key, 1))
+    return out
+
+
+def _amounts(ctx: CheckContext, signatures: list[Any], mode: str) -> list[int]:
+    """How much training each entry got: optimizer steps (model) or scikit-learn fits (features)."""
+    if mode == "model":
+        by_size = _steps_by_size(ctx)
+        return [by_size.get(s, 0) for s in signatures]
+    trained = _trained(ctx, mode)
+    return [sum(_was_trained(s, [t], mode) for t in trained) for s in signatures]
+
+
+def _short_trained(entries: list[dict[str, Any]], amounts: list[int], ratio: float, mode: str) -> str | None:
+    """Why some variant got far less training than the baseline (e.g. one epoch, or one holdout
+    fit against 5-fold cross-validation), or None."""
+    is_base = [str(e.get("name", "")).lower() == "baseline" for e in entries]
+    base = max((a for a, b in zip(amounts, is_base, strict=True) if b), default=0)
+    short = [
+        f"{e.get('name')} ({a})"
+        for e, a, b in zip(entries, amounts, is_base, strict=True)
+        if not b and a < ratio * base
+    ]
+    if not short:
+        return None
+    unit = "optimizer steps" if mode == "model" else "fits"
+    return (
+        f"variants trained with far fewer {unit} than the baseline ({base}): {', '.join(short[:4])}; "
+        f"every model of an ablation must get the same training and evaluation"
+    )
+
+
 def _was_trained(signature: Any, trained: list[Any], mode: str) -> bool:
     if mode == "model":
         return signature in trained
@@ -74,6 +125,7 @@ def check_ablation(
     min_trials: int = 2,
     mode: Literal["model", "features"] = "model",
     verify_training: bool = True,
+    min_step_ratio: float = 0.5,
 ) -> Verdict:
     """Pass when the results hold a baseline plus ``min_trials`` distinct, trained, finite trials."""
     reason = run_reason(ctx)
@@ -121,5 +173,9 @@ def check_ablation(
                 else "a scikit-learn fit on those columns"
             )
             reasons.append(f"no training was observed for {', '.join(missing[:4])} ({what})")
+        else:
+            short = _short_trained(entries, _amounts(ctx, signatures, mode), min_step_ratio, mode)
+            if short:
+                reasons.append(short)
     evidence["n_trials"] = len(trials)
     return verdict(NAME, reasons, evidence)

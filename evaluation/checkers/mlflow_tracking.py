@@ -1,8 +1,11 @@
 """``mlflow-tracking``: a FINISHED MLflow run with params and metrics in the program's own store.
 
-The evidence is the sqlite store the sandbox points ``MLFLOW_TRACKING_URI`` at; the source is
-only read for ``forbid_imports`` (translation tasks), a static check on top of the evidence.
-The helpers at the top are shared with the other MLflow and W&B checkers.
+The evidence is the sqlite store the sandbox points ``MLFLOW_TRACKING_URI`` at, and what the
+sandbox hooks saw train (``_training``): the metrics must be logged no earlier than training
+began, and with ``metric_history`` some metric must change over the steps. The source is only
+read for ``forbid_imports`` (translation tasks), a static check on top of the evidence, and to
+tell training no hook can see (xgboost...) from none. The helpers at the top are shared with the
+other MLflow and W&B checkers.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 NAME = "mlflow-tracking"
 STORE_FILE = "mlflow.db"
 _MAX_RUNS = 200
+_MAX_KEYS = 100  # metric histories read per run
 
 
 def execution_reason(ctx: CheckContext) -> str | None:
@@ -51,12 +57,16 @@ def forbidden_imports(files: Mapping[str, str], modules: Iterable[str]) -> list[
     wanted = {m.split(".")[0] for m in modules}
     if not wanted:
         return []
+    return sorted(imported_modules(files) & wanted)
+
+
+def imported_modules(files: Mapping[str, str]) -> set[str]:
+    """The top-level modules the Python sources in ``files`` import."""
     found: set[str] = set()
     for path, source in files.items():
-        if not path.endswith(".py"):
-            continue
-        found |= _imported_roots(source) & wanted
-    return sorted(found)
+        if path.endswith(".py"):
+            found |= _imported_roots(source)
+    return found
 
 
 def _imported_roots(source: str) -> set[str]:
@@ -159,8 +169,9 @@ def unfinished_reason(runs: list[Any]) -> str:
     return f"no MLflow run ended as FINISHED (statuses: {', '.join(statuses)})"
 
 
-def _history_lengths(client: Any, run_id: str, keys: Iterable[str]) -> dict[str, int]:
-    return {k: len(client.get_metric_history(run_id, k)) for k in keys}
+def _histories(client: Any, run_id: str, keys: Iterable[str]) -> dict[str, list[Any]]:
+    """Every logged value (``Metric``: value, step, timestamp in ms) of the run's metrics."""
+    return {k: list(client.get_metric_history(run_id, k)) for k in sorted(keys)[:_MAX_KEYS]}
 
 
 @checkers.register(NAME)
@@ -171,11 +182,12 @@ def check_mlflow_tracking(
     metric_history: bool = False,
     forbid_imports: Iterable[str] = (),
 ) -> Verdict:
-    """Pass when one FINISHED run has ``min_params`` params and ``min_metrics`` metrics.
+    """Pass when one FINISHED run has ``min_params`` params and ``min_metrics`` metrics from training.
 
-    With ``metric_history`` at least one of that run's metrics must have more than one logged
-    value (per-step logging, not just a final number). ``forbid_imports`` fails candidates
-    whose sources still import one of the given modules.
+    The metrics must be logged no earlier than training (seen by the sandbox hooks) began. With
+    ``metric_history`` at least one of the run's metrics must have more than one logged value
+    (per-step logging, not just a final number), and they must not all stay constant.
+    ``forbid_imports`` fails candidates whose sources still import one of the given modules.
     """
     reasons: list[str] = []
     evidence: dict[str, Any] = {}
@@ -191,8 +203,34 @@ def check_mlflow_tracking(
     db = store_path(ctx)
     if not db.is_file():
         return verdict(NAME, [*reasons, missing_store_reason(ctx)], evidence)
+    origin = _Origin(read_training(ctx.evidence_dir), imported_modules(ctx.files))
     with open_client(db) as client:
-        return _judge_store(client, reasons, evidence, min_params, min_metrics, metric_history)
+        return _judge_store(client, reasons, evidence, min_params, min_metrics, metric_history, origin)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What says where the metrics came from: the hooks' training record and the source's imports."""
+
+    training: Training
+    imports: set[str]
+
+    def reasons(self, histories: dict[str, list[Any]], metric_history: bool, evidence: dict[str, Any]) -> list[str]:
+        """Why these metric histories did not come from training (empty when they may have)."""
+        out: list[str] = []
+        stamps = [m.timestamp / 1000 for series in histories.values() for m in series]
+        first, last = (min(stamps), max(stamps)) if stamps else (None, None)
+        why = training_reason(self.training, first, last, self.imports, evidence)
+        if why:
+            out.append(why)
+        stepped = {k: series for k, series in histories.items() if len(series) >= 2}
+        if metric_history and stepped and all(distinct_values(m.value for m in s) < 2 for s in stepped.values()):
+            key, series = sorted(stepped.items())[0]
+            out.append(
+                f"every metric logged at several steps kept one value ({key} = {series[0].value:g} "
+                f"at all {len(series)} steps): log the value each epoch/step produces, not a fixed number"
+            )
+        return out
 
 
 def _judge_store(
@@ -202,6 +240,7 @@ def _judge_store(
     min_params: int,
     min_metrics: int,
     metric_history: bool,
+    origin: _Origin,
 ) -> Verdict:
     runs = all_runs(client)
     evidence["runs"] = len(runs)
@@ -211,7 +250,7 @@ def _judge_store(
         return verdict(NAME, [*reasons, unfinished_reason(runs)], evidence)
 
     # Judge the best finished run; a nested or per-trial layout still passes if one run qualifies.
-    best: tuple[int, list[str], Any, dict[str, int]] | None = None
+    best: tuple[int, list[str], Any, dict[str, int], dict[str, Any]] | None = None
     for run in finished:
         run_reasons: list[str] = []
         n_params, n_metrics = len(run.data.params), len(run.data.metrics)
@@ -225,20 +264,25 @@ def _judge_store(
                 f"the run logged {n_metrics} metric(s), expected at least {min_metrics} "
                 "(mlflow.log_metric / log_metrics)"
             )
+        histories = _histories(client, run.info.run_id, run.data.metrics) if n_metrics else {}
         history: dict[str, int] = {}
         if metric_history and n_metrics:
-            history = _history_lengths(client, run.info.run_id, run.data.metrics)
+            history = {k: len(series) for k, series in histories.items()}
             if max(history.values()) < 2:
                 run_reasons.append(
                     "every metric was logged only once; log it at every epoch/step with "
                     "mlflow.log_metric(key, value, step=...)"
                 )
+        origin_evidence: dict[str, Any] = {}
+        if n_metrics:
+            run_reasons += origin.reasons(histories, metric_history, origin_evidence)
         if best is None or len(run_reasons) < len(best[1]):
-            best = (len(run_reasons), run_reasons, run, history)
+            best = (len(run_reasons), run_reasons, run, history, origin_evidence)
         if not run_reasons:
             break
     assert best is not None
-    _, run_reasons, run, history = best
+    _, run_reasons, run, history, origin_evidence = best
+    evidence.update(origin_evidence)
     evidence.update(
         run_id=run.info.run_id,
         params=sorted(run.data.params)[:20],

@@ -3,9 +3,11 @@
 Evidence is ``torch.jsonl`` from hook_torch: for every optimizer, the effective sparsity (exact
 zeros in ``module.weight`` of the >= 2-d weights it trains, i.e. what forward uses, masks
 included) on sampled steps, and at exit. Passes when some optimizer had sparsity >= ``target_sparsity``
-at a step followed by at least ``min_steps_after`` more steps of the same optimizer, and its
-weights still had zeros at the end. Pruning applied only after training, to an untrained copy,
-or too lightly fails.
+at a step followed by at least ``min_steps_after`` more steps of the same optimizer, its
+weights still learned after that step (their L1 norm, ``l1``, changed; weights that an optimizer
+"steps" without updating, being frozen or all zero, prove no training on a pruned model), and
+they still had zeros at the end. Pruning applied only after training, to an untrained copy, too
+lightly, or to weights that then stop learning fails.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def _judge(info: dict[str, Any], target: float, min_after: int) -> tuple[str | N
         ), summary
     if end_sparsity <= 0.0:
         return "the weights had no zeros left at the end of the run (pruning was undone)", summary
+    after = [s for s in steps if int(s.get("opt_step", 0)) >= first] + ([end] if end else [])
+    norms = [float(e["l1"]) for e in after if isinstance(e.get("l1"), int | float)]
+    if len(norms) >= 2 and max(norms) - min(norms) <= 1e-9 * max(abs(n) for n in norms):
+        return (
+            "the pruned weights never changed after reaching the target sparsity (frozen, all zero "
+            "or not trained), so training did not continue on the pruned model"
+        ), summary
     return None, summary
 
 

@@ -1,9 +1,11 @@
-"""``wandb-run``: an offline W&B run on disk with a config and a logged history.
+"""``wandb-run``: an offline W&B run on disk with a config and a history logged from training.
 
 The sandbox runs programs with ``WANDB_MODE=offline`` and ``WANDB_DIR=<workdir>``, so a run
 leaves ``<workdir>/wandb/offline-run-*/run-*.wandb``: a LevelDB-style log of protobuf
 ``Record`` messages. wandb >= 0.2x reads these files in its Go core only, so the log framing
 is parsed here and each record is decoded with wandb's own ``wandb_internal_pb2.Record``.
+The history rows' ``_timestamp`` is checked against what the sandbox hooks saw train
+(``_training``): the rows must be logged no earlier than training began.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.errors import OpsgraftError
+from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason
+from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason, imported_modules
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 
@@ -156,7 +159,8 @@ def check_wandb_run(
     """Pass when an offline run has ``min_config`` config keys and ``min_history`` history rows.
 
     ``history_steps`` is the number of distinct steps the rows must span, so that per-epoch
-    logging is told apart from one final ``log`` call.
+    logging is told apart from one final ``log`` call; when it is 2 or more some logged value must
+    also change over the steps. The rows must be logged no earlier than training began.
     """
     evidence: dict[str, Any] = {}
     exec_reason = execution_reason(ctx)
@@ -171,21 +175,25 @@ def check_wandb_run(
             )
         return verdict(NAME, ["no W&B run was recorded: call wandb.init() and wandb.log()"], evidence)
 
-    best: tuple[list[str], WandbRun] | None = None
+    training, imports = read_training(ctx.evidence_dir), imported_modules(ctx.files)
+    best: tuple[list[str], WandbRun, dict[str, Any]] | None = None
     for path in files:
         try:
             run = read_run(path)
         except WandbFileError as exc:
             log.debug("unreadable %s: %s", path, exc)
             continue
+        origin: dict[str, Any] = {}
         reasons = _judge(run, min_config, min_history, history_steps)
+        reasons += _origin_reasons(run, history_steps, training, imports, origin)
         if best is None or len(reasons) < len(best[0]):
-            best = (reasons, run)
+            best = (reasons, run, origin)
         if not reasons:
             break
     if best is None:
         return verdict(NAME, ["the W&B run file could not be read"], evidence)
-    reasons, run = best
+    reasons, run, origin = best
+    evidence.update(origin)
     evidence.update(
         run_id=run.run_id,
         config_keys=_user_keys(run.config)[:20],
@@ -221,4 +229,30 @@ def _judge(run: WandbRun, min_config: int, min_history: int, history_steps: int)
         )
     if run.exit_code not in (None, 0):
         reasons.append(f"the W&B run exited with code {run.exit_code}")
+    return reasons
+
+
+def _origin_reasons(
+    run: WandbRun, history_steps: int, training: Training, imports: set[str], evidence: dict[str, Any]
+) -> list[str]:
+    """Why the history did not come from training: logged before any, or constant over steps."""
+    rows = [row for row in run.history if _user_keys(row)]
+    if not rows:
+        return []
+    reasons: list[str] = []
+    stamps = [float(row["_timestamp"]) for row in rows if isinstance(row.get("_timestamp"), int | float)]
+    first, last = (min(stamps), max(stamps)) if stamps else (None, None)
+    why = training_reason(training, first, last, imports, evidence)
+    if why:
+        reasons.append(why)
+    if history_steps >= 2 and len(run.steps) >= 2:
+        keys = sorted({k for row in rows for k in _user_keys(row)})
+        values = {k: [row[k] for row in rows if k in row] for k in keys}
+        numeric = {k: v for k, v in values.items() if len(v) >= 2 and distinct_values(v) >= 1}
+        if numeric and all(distinct_values(v) < 2 for v in numeric.values()):
+            key, series = sorted(numeric.items())[0]
+            reasons.append(
+                f"every value logged at several steps stayed the same ({key} = {series[0]} in all "
+                f"{len(series)} rows): log what each epoch/step produces, not a fixed number"
+            )
     return reasons

@@ -3,15 +3,18 @@
 Writes ``fit.jsonl`` into ``$OPSGRAFT_EVIDENCE_DIR``: one ``{"framework": "keras", ...}`` line per
 call, written when it starts (``t`` = ``time.monotonic_ns()``). ``params`` holds the fit's
 ``epochs``/``batch_size``, the optimizer's config (``learning_rate``...) and each layer's scalar
-config as ``<layer>__<key>``. Never raises into the program.
+config as ``<layer>__<key>``. The first rows of the first fit's ``x`` go to ``rows-keras.npy``.
+A ``fit_end`` line follows when the call returns (``wall_start`` = its start), and an ``install``
+line says keras was imported. Never raises into the program.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
-from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
+from opsgraft_evidence import emit, save_rows, scalar  # the hooks folder is on PYTHONPATH
 
 TARGET = "keras"
 FILE = "fit.jsonl"
@@ -70,9 +73,17 @@ def install(module: Any) -> None:
                 )
             except Exception:
                 pass
-            return original(self, *args, **kwargs)
+            # The first rows of x (arrays and tensors; not datasets): what mlflow-registration
+            # predicts on. Kept once per process.
+            save_rows("keras", args[0] if args else kwargs.get("x"))
+            wall_start = time.time()
+            result = original(self, *args, **kwargs)
+            # The end of training, so that checkers see the whole interval (wall_start..wall).
+            emit(FILE, {"framework": "keras", "event": "fit_end", "wall_start": wall_start})
+            return result
 
         model_cls.fit = fit
         model_cls._opsgraft_hooked = True
+        emit(FILE, {"event": "install", "hook": "keras"})  # imported: a fit can be observed
     except Exception:
         pass

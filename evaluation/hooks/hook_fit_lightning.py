@@ -3,12 +3,14 @@
 Writes ``fit.jsonl`` into ``$OPSGRAFT_EVIDENCE_DIR``: one ``{"framework": "lightning", ...}`` line
 per call, written when the call starts (``t`` = ``time.monotonic_ns()``), with the module's
 ``hparams`` (scalars only), the trainer's ``max_epochs`` and the train loader's ``batch_size``.
-Never raises into the program.
+A ``fit_end`` line follows when the call returns (``wall_start`` = its start), and an
+``install`` line says Lightning was imported. Never raises into the program.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from opsgraft_evidence import emit, scalar  # the hooks folder is on PYTHONPATH
@@ -60,9 +62,14 @@ def install(module: Any) -> None:
                 )
             except Exception:
                 pass
-            return original(self, *args, **kwargs)
+            wall_start = time.time()
+            result = original(self, *args, **kwargs)
+            # The end of training, so that checkers see the whole interval (wall_start..wall).
+            emit(FILE, {"framework": "lightning", "event": "fit_end", "wall_start": wall_start})
+            return result
 
         trainer_cls.fit = fit
         trainer_cls._opsgraft_hooked = True
+        emit(FILE, {"event": "install", "hook": "lightning"})  # imported: a fit can be observed
     except Exception:
         pass

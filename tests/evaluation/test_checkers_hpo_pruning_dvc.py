@@ -61,16 +61,42 @@ def write_jsonl(workdir: Path, name: str, records: list[dict[str, Any]]) -> None
             fh.write(json.dumps({"pid": 1, **record}) + "\n")
 
 
+TRIAL_CS = [0.5, 2.0, 12.5, 40.0, 0.03, 7.0, 1.5, 90.0, 0.2, 3.3]
+TRIAL_GAMMAS = [0.01, 0.0004, 0.003, 0.07, 0.0002, 0.005, 0.02, 0.0009, 0.04, 0.0001]
+SVC_TRIALS = [{"C": c, "gamma": g} for c, g in zip(TRIAL_CS, TRIAL_GAMMAS, strict=True)]
+
+
 def study_events(
-    n_complete: int = 10, end_t: int = 100, best: dict[str, Any] | None = None
+    n_complete: int = 10, end_t: int = 100_000, best: dict[str, Any] | None = None, trials: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
+    """A study's hook lines; trial i runs in the window [1000 i + 1, 1000 i + 900]."""
+    trials = SVC_TRIALS if trials is None else trials
     best = {"C": 12.5, "gamma": 0.003} if best is None else best
     summary = {"study": "s", "n_trials": n_complete, "n_complete": n_complete, "best_params": best}
-    return [
-        {"event": "optimize_start", "study": "s", "t": 1},
-        {"event": "optimize_end", "t": end_t, **summary},
-        {"event": "exit", "t": 10_000, **summary},
+    states = [{"number": i, "state": "COMPLETE", "params": p} for i, p in enumerate(trials)]
+    windows = [
+        e
+        for i, p in enumerate(trials)
+        for e in (
+            {"event": "trial_start", "study": "s", "number": i, "t": 1000 * i + 1},
+            {"event": "trial_end", "study": "s", "number": i, "t": 1000 * i + 900, "params": p, "state": "RETURNED"},
+        )
     ]
+    return [
+        {"event": "optimize_start", "study": "s", "t": 0},
+        *windows,
+        {"event": "optimize_end", "t": end_t, "trials": states, **summary},
+        {"event": "exit", "t": 10_000_000, **summary},
+    ]
+
+
+def trial_fits(
+    make: Any = lambda p: {"svc__C": p["C"], "svc__gamma": p["gamma"]}, trials: list[dict[str, Any]] | None = None,
+    framework: str = "sklearn",
+) -> list[dict[str, Any]]:
+    """One training inside each trial's window, with the settings ``make(trial params)``."""
+    trials = SVC_TRIALS if trials is None else trials
+    return [fit(1000 * i + 500, make(p), framework=framework) for i, p in enumerate(trials)]
 
 
 def fit(t: int, params: dict[str, Any], framework: str = "sklearn", **extra: Any) -> dict[str, Any]:
@@ -80,13 +106,13 @@ def fit(t: int, params: dict[str, Any], framework: str = "sklearn", **extra: Any
 # --- optuna-study -----------------------------------------------------------------------------
 
 
-def test_optuna_passes_when_a_fit_after_the_study_uses_the_best_params(tmp_path: Path) -> None:
+def test_optuna_passes_when_trials_and_the_final_fit_use_the_params(tmp_path: Path) -> None:
     write_jsonl(tmp_path, "optuna.jsonl", study_events())
-    write_jsonl(
-        tmp_path, "fit.jsonl", [fit(50, {"svc__C": 1.0}), fit(200, {"svc__C": 12.5, "svc__gamma": 0.003})]
-    )
+    final = fit(200_000, {"svc__C": 12.5, "svc__gamma": 0.003, "svc__kernel": "rbf"})
+    write_jsonl(tmp_path, "fit.jsonl", [*trial_fits(), fit(150_000, {"svc__C": 1.0}), final])
     v = check_optuna_study(make_ctx(tmp_path), min_trials=10)
     assert v.passed, v.reasons
+    assert v.evidence["channels"] == {"C": "sklearn:svc__C", "gamma": "sklearn:svc__gamma"}
 
 
 def test_optuna_fails_without_any_study(tmp_path: Path) -> None:
@@ -97,42 +123,104 @@ def test_optuna_fails_without_any_study(tmp_path: Path) -> None:
 
 def test_optuna_fails_with_too_few_complete_trials(tmp_path: Path) -> None:
     write_jsonl(tmp_path, "optuna.jsonl", study_events(n_complete=3))
-    write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"C": 12.5, "gamma": 0.003})])
+    write_jsonl(tmp_path, "fit.jsonl", [*trial_fits(), fit(200_000, {"C": 12.5, "gamma": 0.003})])
     v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
     assert not v.passed and "3 COMPLETE trials" in v.reasons[0]
 
 
 def test_optuna_fails_when_the_final_fit_uses_other_values(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "optuna.jsonl", study_events() + [{"event": "best_access", "study": "s", "t": 150}])
-    write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"svc__C": 1.0, "svc__gamma": 0.003})])
+    write_jsonl(tmp_path, "optuna.jsonl", study_events() + [{"event": "best_access", "study": "s", "t": 150_000}])
+    write_jsonl(tmp_path, "fit.jsonl", [*trial_fits(), fit(200_000, {"svc__C": 1.0, "svc__gamma": 0.003})])
     v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
     assert not v.passed and "svc__C=1.0" in v.reasons[0]
 
 
 def test_optuna_fails_when_no_training_follows_the_study(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "optuna.jsonl", study_events(end_t=300))
-    write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"C": 12.5, "gamma": 0.003})])
+    write_jsonl(tmp_path, "optuna.jsonl", study_events())
+    write_jsonl(tmp_path, "fit.jsonl", trial_fits())
     v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
     assert not v.passed and "no training call" in v.reasons[0]
 
 
-def test_optuna_without_comparable_settings_needs_a_read_of_the_best_params(tmp_path: Path) -> None:
-    best = {"lr": 0.01, "weight_decay": 1e-4}
-    write_jsonl(tmp_path, "optuna.jsonl", study_events(best=best))
-    write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"max_epochs": 8}, framework="lightning")])
+def test_optuna_fails_for_a_study_over_a_param_no_training_uses(tmp_path: Path) -> None:
+    """The issue's case: a study over an unrelated parameter, then a final fit with defaults."""
+    trials = [{"x": c} for c in TRIAL_CS]
+    write_jsonl(tmp_path, "optuna.jsonl", study_events(best={"x": 12.5}, trials=trials))
+    constant = {"svc__C": 1.0, "svc__gamma": "scale"}
+    write_jsonl(tmp_path, "fit.jsonl", [*trial_fits(lambda p: constant, trials), fit(200_000, constant)])
+    # the program even read best_params after the study: that proves nothing
+    write_jsonl(tmp_path, "optuna.jsonl", [{"event": "best_access", "attr": "best_params", "study": "s", "t": 150_000}])
     v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
-    assert not v.passed and "never read" in v.reasons[0]
-    write_jsonl(
-        tmp_path, "optuna.jsonl", [{"event": "best_access", "attr": "best_params", "study": "s", "t": 150}]
-    )
-    assert check_optuna_study(make_ctx(tmp_path), min_trials=5).passed
+    assert not v.passed and "did not use: x (no training inside" in v.reasons[0], v.reasons
 
 
-def test_optuna_lightning_hparams_that_disagree_fail_even_after_reading(tmp_path: Path) -> None:
-    write_jsonl(tmp_path, "optuna.jsonl", study_events(best={"lr": 0.02, "hidden": 100}))
-    write_jsonl(tmp_path, "optuna.jsonl", [{"event": "best_access", "study": "s", "t": 150}])
-    write_jsonl(tmp_path, "fit.jsonl", [fit(200, {"lr": 0.001, "hidden": 64}, framework="lightning")])
-    assert not check_optuna_study(make_ctx(tmp_path), min_trials=5).passed
+def test_optuna_fails_when_trials_ignore_a_param_that_names_a_setting(tmp_path: Path) -> None:
+    """The objective suggests gamma but builds the model without it: named, but never the value."""
+    write_jsonl(tmp_path, "optuna.jsonl", study_events())
+    fits = trial_fits(lambda p: {"svc__C": p["C"], "svc__gamma": "scale"})
+    write_jsonl(tmp_path, "fit.jsonl", [*fits, fit(200_000, {"svc__C": 12.5, "svc__gamma": 0.003})])
+    v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
+    assert not v.passed and "gamma (trial 0 suggested gamma=0.01, its training had svc__gamma='scale')" in v.reasons[0]
+
+
+def test_optuna_a_constant_setting_that_equals_some_trial_values_is_no_channel(tmp_path: Path) -> None:
+    trials = [{"flag": i % 2 == 0} for i in range(10)]
+    write_jsonl(tmp_path, "optuna.jsonl", study_events(best={"flag": True}, trials=trials))
+    fits = trial_fits(lambda p: {"shuffle": True}, trials)
+    write_jsonl(tmp_path, "fit.jsonl", [*fits, fit(200_000, {"shuffle": True})])
+    assert "flag (no training" in check_optuna_study(make_ctx(tmp_path), min_trials=5).reasons[0]
+
+
+def test_optuna_matches_values_under_other_names_and_torch_optimizer_settings(tmp_path: Path) -> None:
+    """Lightning without save_hyperparameters: lr and hidden reach training only through the torch
+    optimizer line (its lr and the model's layer sizes); the final one must carry the best values."""
+    trials = [{"lr": c / 1000, "hidden": 32 + 7 * i} for i, c in enumerate(TRIAL_CS)]
+    write_jsonl(tmp_path, "optuna.jsonl", study_events(best=trials[2], trials=trials))
+
+    def opt(t: int, p: dict[str, Any]) -> dict[str, Any]:
+        setup = {"lr": p["lr"], "beta1": 0.9, "net.0.out_features": p["hidden"], "net.2.out_features": 10}
+        return {"event": "optimizer", "opt": t, "class": "Adam", "t": t, "params": setup}
+
+    write_jsonl(tmp_path, "torch.jsonl", [opt(1000 * i + 600, p) for i, p in enumerate(trials)])
+    write_jsonl(tmp_path, "fit.jsonl", [fit(1000 * i + 500, {"max_epochs": 3}, "lightning") for i in range(10)])
+    write_jsonl(tmp_path, "torch.jsonl", [opt(200_000, {"lr": 1e-3, "hidden": trials[2]["hidden"]})])
+    v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
+    assert not v.passed and "lr=0.001 but the best trial has lr=0.0125" in v.reasons[0], v.reasons
+    write_jsonl(tmp_path, "torch.jsonl", [opt(300_000, trials[2])])
+    v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
+    assert v.passed, v.reasons
+    assert v.evidence["channels"] == {"hidden": "torch:net.0.out_features", "lr": "torch:lr"}
+
+
+def test_optuna_keras_layer_names_numbered_per_model_are_one_setting(tmp_path: Path) -> None:
+    trials = [{"units": 8 + i} for i in range(10)]
+    write_jsonl(tmp_path, "optuna.jsonl", study_events(best={"units": 10}, trials=trials))
+    fits = [fit(1000 * i + 500, {f"dense_{2 * i}__units": p["units"], f"dense_{2 * i + 1}__units": 3}, "keras")
+            for i, p in enumerate(trials)]
+    write_jsonl(tmp_path, "fit.jsonl", [*fits, fit(200_000, {"dense_40__units": 10, "dense_41__units": 3}, "keras")])
+    v = check_optuna_study(make_ctx(tmp_path), min_trials=5)
+    assert v.passed, v.reasons
+
+
+def test_optuna_forged_evidence_mutant_is_refused_and_its_lines_fail_anyway(tmp_path: Path) -> None:
+    """The corpus mutant ships the .opsgraft/ lines that passed before evidence left the workdir:
+    judge refuses it unrun, and the same lines in the real evidence folder (no timed trials,
+    no training inside them) fail the checker too."""
+    from opsgraft.evaluation.corpus import load_task, mutant_files
+    from opsgraft.evaluation.evaluator import judge
+    from opsgraft.types import Candidate
+
+    task = load_task("hpo-optuna-sklearn-svc")
+    files = mutant_files(task)["forged-evidence"]
+    assert {".opsgraft/optuna.jsonl", ".opsgraft/fit.jsonl"} <= set(files)
+    result = judge(task, Candidate(task.id, 0, files, task.entry, origin="forged-evidence"))
+    assert result.status == "failed" and "refused unrun" in result.verdict.reasons[0]
+    folder = evidence_of(tmp_path)
+    folder.mkdir()
+    for name in ("optuna.jsonl", "fit.jsonl"):
+        (folder / name).write_text(files[f".opsgraft/{name}"])
+    v = check_optuna_study(make_ctx(tmp_path), min_trials=10)
+    assert not v.passed and "no COMPLETE trial" in v.reasons[0], v.reasons
 
 
 def test_optuna_fails_when_the_program_failed(tmp_path: Path) -> None:
@@ -149,6 +237,7 @@ def test_optuna_fails_when_the_program_failed(tmp_path: Path) -> None:
         ("lr", "optimizer__learning_rate", True),
         ("epochs", "max_epochs", True),
         ("units", "dense__units", True),
+        ("hidden", "torch:net.0.hidden", True),
         ("C", "cache_size", False),
         ("n_est", "n_estimators", False),
     ],
@@ -220,6 +309,25 @@ def test_pruning_undone_at_the_end_fails(tmp_path: Path) -> None:
 def test_pruning_without_training_fails(tmp_path: Path) -> None:
     v = check_pruning(make_ctx(tmp_path), target_sparsity=0.3)
     assert not v.passed and "no PyTorch optimizer step" in v.reasons[0]
+
+
+def test_pruning_fails_when_the_pruned_weights_stop_learning(tmp_path: Path) -> None:
+    """Frozen pruned weights (or an all-zero layer fed zeros) stay sparse while the optimizer
+    steps on: sparsity alone would pass them; the weights' L1 norm shows nothing trained."""
+    learning = [{**e, "l1": 100.0 + e["opt_step"]} for e in steps([0.0] * 10 + [0.5] * 30)]
+    frozen = [{**e, "l1": 100.0 if e["opt_step"] > 10 else 90.0 + e["opt_step"]} for e in learning]
+    for records, end_l1, passes in ((learning, 141.0, True), (frozen, 100.0, False)):
+        folder = tmp_path / str(passes)
+        folder.mkdir()
+        exit_line = {"event": "exit", "opt": 0, "steps": 40, "sparsity": 0.5, "l1": end_l1}
+        write_jsonl(folder, "torch.jsonl", [*records, exit_line])
+        v = check_pruning(make_ctx(folder), target_sparsity=0.45, min_steps_after=20)
+        assert v.passed is passes, v.reasons
+    assert "never changed after reaching the target sparsity" in v.reasons[0]
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    write_jsonl(zero, "torch.jsonl", [{**e, "l1": 0.0} for e in steps([1.0] * 40)])
+    assert "never changed" in check_pruning(make_ctx(zero), target_sparsity=0.45).reasons[0]
 
 
 # --- dvc-tracked ------------------------------------------------------------------------------
@@ -314,6 +422,87 @@ def test_dvc_fails_when_git_lfs_was_called_or_is_left_in_the_source(tmp_path: Pa
     assert any("git-lfs was called 1" in r for r in check_dvc(work).reasons)
 
 
+# A user's own script names no data and no remote: the checker finds both from what it left.
+
+DVC_CONFIG = "[core]\n    remote = storage\n['remote \"storage\"']\n    url = ../dvc-storage\n"
+
+
+def released_repo(root: Path, **kwargs: Any) -> tuple[Path, Path]:
+    """(empty workdir, repo): a DVC repo as `tempfile.mkdtemp()` leaves it, under the sample root's tmp/."""
+    (root / "work").mkdir(parents=True)
+    repo = dvc_workdir(root / "tmp" / "release-x", **kwargs)
+    (repo / ".dvc").mkdir()
+    (repo / ".dvc" / "config").write_text(DVC_CONFIG)
+    return root / "work", repo
+
+
+def test_dvc_without_task_args_finds_the_repo_and_remote_under_tmpdir(tmp_path: Path) -> None:
+    work, _ = released_repo(tmp_path)
+    v = check_dvc_tracked(make_ctx(work))
+    assert v.passed, v.reasons
+    [repo] = v.evidence["repos"]
+    assert repo["repo"] == "$TMPDIR/release-x/work" and repo["remote"] == "$TMPDIR/release-x/work/dvc-storage"
+    assert [t["path"] for t in repo["tracked"]] == ["data/d.csv"] and repo["tracked"][0]["ok"]
+
+
+def test_dvc_without_task_args_fails_what_a_named_check_fails(tmp_path: Path) -> None:
+    work, _ = released_repo(tmp_path / "a", push_object=False)
+    assert any("does not exist (no `dvc push`" in r for r in check_dvc_tracked(make_ctx(work)).reasons)
+    work, repo = released_repo(tmp_path / "b")
+    (repo / "data" / "d.csv").write_text("a,b\n9,9\n")
+    assert any("stale" in r for r in check_dvc_tracked(make_ctx(work)).reasons)
+    work, _ = released_repo(tmp_path / "c", commit=False)
+    assert "data/d.csv.dvc is not committed to git" in check_dvc_tracked(make_ctx(work)).reasons
+    work, _ = released_repo(tmp_path / "d", git_push=False)
+    assert check_dvc_tracked(make_ctx(work)).passed
+    assert any("not pushed" in r for r in check_dvc_tracked(make_ctx(work), require_git_push=True).reasons)
+
+
+def test_dvc_without_task_args_fails_an_object_missing_from_the_configured_remote(tmp_path: Path) -> None:
+    work, repo = released_repo(tmp_path)
+    # The object sits in dvc-storage/, but the config's default remote is another folder.
+    (repo / ".dvc" / "config").write_text(
+        "[core]\n    remote = backup\n['remote \"storage\"']\n    url = ../dvc-storage\n"
+        "['remote \"backup\"']\n    url = ../backup\n"
+    )
+    (repo / "backup").mkdir()
+    reasons = check_dvc_tracked(make_ctx(work)).reasons
+    assert any("is not in the DVC remote $TMPDIR/release-x/work/backup/ (missing `dvc push`)" in r for r in reasons)
+
+
+def test_dvc_without_task_args_needs_a_repository_and_a_remote(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    [reason] = check_dvc_tracked(make_ctx(tmp_path / "work")).reasons
+    assert reason.startswith("no DVC repository (a .dvc/ folder from `dvc init`) was found in the workdir")
+    work, repo = released_repo(tmp_path / "r")
+    (repo / ".dvc" / "config").write_text("[core]\n    autostage = true\n")
+    assert any("no DVC remote is configured" in r for r in check_dvc_tracked(make_ctx(work)).reasons)
+    (repo / ".dvc" / "config").write_text("['remote \"s3\"']\n    url = s3://bucket/x\n")
+    assert any("not a local folder" in r for r in check_dvc_tracked(make_ctx(work)).reasons)
+    (repo / "data" / "d.csv.dvc").unlink()
+    (repo / ".dvc" / "config").write_text(DVC_CONFIG)
+    assert any("tracks no data" in r for r in check_dvc_tracked(make_ctx(work)).reasons)
+
+
+def test_dvc_search_stays_inside_the_sample_root(tmp_path: Path) -> None:
+    _, elsewhere = released_repo(tmp_path / "other")
+    (tmp_path / "root" / "work").mkdir(parents=True)
+    ctx = make_ctx(tmp_path / "root" / "work")
+    # A TMPDIR outside the sample root (the caller's own) is not searched.
+    ctx = CheckContext(ctx.task, ctx.workdir, ctx.execution, env={**ctx.env, "TMPDIR": str(elsewhere.parent)})
+    assert "no DVC repository" in check_dvc_tracked(ctx).reasons[0]
+
+
+def test_dvc_named_data_reads_the_remote_from_the_config(tmp_path: Path) -> None:
+    work = dvc_workdir(tmp_path)
+    (work / ".dvc").mkdir()
+    (work / ".dvc" / "config").write_text(DVC_CONFIG.replace("../dvc-storage", "/nowhere/absolute"))
+    reasons = check_dvc_tracked(make_ctx(work), data="data/d.csv").reasons
+    assert any("DVC remote folder /nowhere/absolute/ does not exist" in r for r in reasons)
+    (work / ".dvc" / "config").write_text(DVC_CONFIG)
+    assert check_dvc_tracked(make_ctx(work), data="data/d.csv").passed
+
+
 # --- ablation ---------------------------------------------------------------------------------
 
 
@@ -367,6 +556,34 @@ def test_ablation_fails_for_variants_that_were_never_trained(tmp_path: Path) -> 
     assert check_ablation(make_ctx(tmp_path), min_trials=2, verify_training=False).passed
 
 
+def test_ablation_fails_when_variants_train_far_less_than_the_baseline(tmp_path: Path) -> None:
+    """One epoch (or one step) for each variant against the baseline's full run: an optimizer
+    over each variant stepped, but the comparison measures training length."""
+    write_results(tmp_path, MODEL_RESULTS)
+    exits = [{"event": "exit", "opt": i, "steps": n} for i, n in enumerate((80, 20, 80))]
+    write_jsonl(tmp_path, "torch.jsonl", [*optimizers(1000, 900, 700), *exits])
+    v = check_ablation(make_ctx(tmp_path), min_trials=2)
+    assert not v.passed and "fewer optimizer steps than the baseline (80): without_a (20)" in v.reasons[0]
+    assert check_ablation(make_ctx(tmp_path), min_trials=2, min_step_ratio=0.2).passed
+
+
+def test_ablation_features_variants_need_the_baselines_evaluation(tmp_path: Path) -> None:
+    """Baseline by 5-fold cross-validation, variants by one holdout fit: not the same evaluation."""
+    write_results(
+        tmp_path,
+        [
+            {"name": "baseline", "features": ["a", "b", "c"], "metric": 0.5},
+            {"name": "without_c", "features": ["a", "b"], "metric": 0.4},
+        ],
+    )
+    write_jsonl(tmp_path, "fit.jsonl", [fit(i, {}, n_features_in=3, feature_names_in=["a", "b", "c"]) for i in range(5)])
+    write_jsonl(tmp_path, "fit.jsonl", [fit(9, {}, n_features_in=2, feature_names_in=["a", "b"])])
+    v = check_ablation(make_ctx(tmp_path), min_trials=1, mode="features")
+    assert not v.passed and "far fewer fits than the baseline (5): without_c (1)" in v.reasons[0], v.reasons
+    write_jsonl(tmp_path, "fit.jsonl", [fit(10 + i, {}, n_features_in=2, feature_names_in=["a", "b"]) for i in range(4)])
+    assert check_ablation(make_ctx(tmp_path), min_trials=1, mode="features").passed
+
+
 def test_ablation_fails_without_a_results_file(tmp_path: Path) -> None:
     assert "was not written" in check_ablation(make_ctx(tmp_path)).reasons[0]
 
@@ -395,7 +612,7 @@ def sandboxed(tmp_path: Path, source: str, setup: str = "none", timeout_s: float
     from opsgraft.evaluation.sandbox import run_program
 
     root = tmp_path / "root"
-    root.mkdir()
+    root.mkdir(parents=True)
     files = {"train.py": textwrap.dedent(source)}
     run = run_program(files, "train.py", root=root, timeout_s=timeout_s, setup=setup)
     ctx = make_ctx(run.workdir, files=files)
@@ -424,6 +641,51 @@ def test_hooks_see_a_study_and_the_refit_with_its_best_params(tmp_path: Path) ->
     v = check_optuna_study(ctx, min_trials=4)
     assert v.passed, v.reasons
     assert not check_optuna_study(ctx, min_trials=5).passed
+
+
+OPTUNA_TORCH = """
+    import optuna
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    X = torch.randn(64, 8)
+    y = (X[:, 0] > 0).long()
+
+    def train(lr, hidden):
+        model = nn.Sequential(nn.Linear(8, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(X), y)
+            loss.backward()
+            opt.step()
+        return loss.item()
+
+    def objective(trial):
+        return train(trial.suggest_float("lr", 1e-4, 1e-1, log=True), trial.suggest_int("hidden", 4, 64))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    trial = study.ask()  # one trial by ask/tell, the rest by optimize
+    study.tell(trial, objective(trial))
+    study.optimize(objective, n_trials=3)
+    train(FINAL)
+"""
+
+
+def test_hooks_trace_trial_params_into_a_plain_torch_loop(tmp_path: Path) -> None:
+    """hook_optuna times each trial (optimize and ask/tell); hook_torch's optimizer line carries
+    lr and the layer sizes, so the checker sees the params reach training and the final fit."""
+    ctx = sandboxed(tmp_path / "best", OPTUNA_TORCH.replace("FINAL", "**study.best_params"))
+    assert ctx.execution.status == "passed", ctx.execution.stderr_tail
+    v = check_optuna_study(ctx, min_trials=4)
+    assert v.passed, v.reasons
+    assert v.evidence["channels"]["lr"] == "torch:lr"
+    assert v.evidence["channels"]["hidden"] in ("torch:0.out_features", "torch:2.in_features")
+    ctx = sandboxed(tmp_path / "default", OPTUNA_TORCH.replace("FINAL", "1e-3, 32"))
+    v = check_optuna_study(ctx, min_trials=4)
+    assert not v.passed and "but the best trial has lr=" in v.reasons[0], v.reasons
 
 
 @pytest.mark.slow

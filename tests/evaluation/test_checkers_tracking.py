@@ -44,7 +44,12 @@ def ctx_for(
         task=TASK,
         workdir=workdir,
         execution=execution,
-        env={"MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db", "WANDB_DIR": str(workdir)},
+        env={
+            "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db",
+            "WANDB_DIR": str(workdir),
+            # the hooks' evidence of this test only (none written: training not observable)
+            "OPSGRAFT_EVIDENCE_DIR": str(workdir / "evidence"),
+        },
         files=files or {"train.py": "import mlflow\n"},
     )
 
@@ -83,8 +88,13 @@ def make_run(
     params: int = 2,
     metrics: dict[str, int] | None = None,
     status: str | None = "FINISHED",
+    t0: float | None = None,
+    value: Callable[[int], float] = lambda step: 1.0 / (step + 1),
 ) -> str:
-    """A run with ``params`` params and, per metric, that many logged steps."""
+    """A run with ``params`` params and, per metric, that many logged steps.
+
+    With ``t0`` (Unix seconds) step ``i`` is logged at ``t0 + i``; otherwise now.
+    """
     exp = client.get_experiment_by_name("Default")
     run = client.create_run(exp.experiment_id if exp else "0")
     rid = run.info.run_id
@@ -92,7 +102,8 @@ def make_run(
         client.log_param(rid, f"p{i}", i)
     for key, steps in (metrics if metrics is not None else {"loss": 3}).items():
         for step in range(steps):
-            client.log_metric(rid, key, 1.0 / (step + 1), step=step)
+            stamp = None if t0 is None else int((t0 + step) * 1000)
+            client.log_metric(rid, key, value(step), timestamp=stamp, step=step)
     if status:
         client.set_terminated(rid, status)
     return rid
@@ -225,6 +236,162 @@ def test_forbidden_imports_sees_dynamic_and_broken_sources() -> None:
     assert forbidden_imports({"a.py": "from . import wandb\n"}, ["wandb"]) == []
 
 
+# --- the metrics must come from training (hook evidence) ---------------------------------------
+
+T0 = 1_800_000_000.0  # the first metric of the hand-made runs below: 2027-01-15, in Unix seconds
+
+
+def write_evidence(workdir: Path, name: str, records: list[dict[str, Any]]) -> None:
+    """Evidence lines as the sandbox hooks write them (``wall`` is ``time.time()``)."""
+    import json
+
+    folder = workdir / "evidence"
+    folder.mkdir(exist_ok=True)
+    with open(folder / name, "a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def install(hook: str) -> dict[str, Any]:
+    return {"event": "install", "hook": hook, "wall": T0 - 5}
+
+
+def sk_fit(start: float, end: float, event: str = "fit", predictor: bool = True, name: str = "SGDRegressor") -> dict[str, Any]:
+    return {"framework": "sklearn", "event": event, "estimator": name, "predictor": predictor, "wall_start": start, "wall": end}
+
+
+def test_tracking_fails_when_sklearn_was_imported_but_nothing_trained(store: Any, tmp_path: Path) -> None:
+    # The program of issue 14: params, two steps of made-up metrics, a scaler, no model.
+    make_run(store, params=4, metrics={"val_mse": 2}, t0=T0)
+    write_evidence(tmp_path, "fit.jsonl", [install("sklearn"), sk_fit(T0 - 2, T0 - 2, predictor=False, name="StandardScaler")])
+    v = check("mlflow-tracking", ctx_for(tmp_path), min_params=3, metric_history=True)
+    assert not v.passed
+    assert v.reasons == (
+        "sklearn was imported but no training was observed (no fit, partial_fit, Model.fit, "
+        "Trainer.fit, optimizer step or backward pass) (only sklearn StandardScaler.fit, which fits "
+        "no model): log the metrics the training produces, not fixed or made-up values",
+    )
+    assert v.evidence["training_observed"] is False
+
+
+def test_tracking_passes_when_a_fit_ran_in_the_metrics_window(store: Any, tmp_path: Path) -> None:
+    make_run(store, params=4, metrics={"val_mse": 5}, t0=T0)
+    write_evidence(tmp_path, "fit.jsonl", [install("sklearn"), sk_fit(T0 - 0.5, T0 + 3.5, event="partial_fit")])
+    v = check("mlflow-tracking", ctx_for(tmp_path), min_params=3, metric_history=True)
+    assert v.passed, v.reasons
+    assert v.evidence["training_observed"] is True and v.evidence["training_in_window"] is True
+    assert v.evidence["trained"] == ["sklearn SGDRegressor.partial_fit"]
+
+
+def test_tracking_passes_metrics_logged_after_one_fit(store: Any, tmp_path: Path) -> None:
+    # Fit once, then replay staged predictions (gbm-staged) or log final scores: before the window.
+    make_run(store, params=4, metrics={"val_logloss": 5}, t0=T0)
+    write_evidence(tmp_path, "fit.jsonl", [install("sklearn"), sk_fit(T0 - 3, T0 - 1)])
+    v = check("mlflow-tracking", ctx_for(tmp_path), metric_history=True)
+    assert v.passed, v.reasons
+    assert v.evidence["training_in_window"] is False
+
+
+def test_tracking_fails_metrics_logged_before_any_training(store: Any, tmp_path: Path) -> None:
+    make_run(store, params=4, metrics={"loss": 3}, t0=T0)
+    write_evidence(tmp_path, "fit.jsonl", [install("keras"), {"framework": "keras", "event": "fit", "wall": T0 + 10}])
+    v = check("mlflow-tracking", ctx_for(tmp_path))
+    assert not v.passed
+    assert "no training (fit/step) was observed up to then" in v.reasons[0]
+    assert "log the metrics the training produces" in v.reasons[0]
+
+
+def test_tracking_sees_torch_steps_and_backward_passes(store: Any, tmp_path: Path) -> None:
+    make_run(store, params=3, metrics={"loss": 4}, t0=T0)
+    write_evidence(tmp_path, "torch.jsonl", [install("torch")])
+    assert not check("mlflow-tracking", ctx_for(tmp_path)).passed
+    write_evidence(tmp_path, "torch.jsonl", [{"event": "backward", "count": 8, "first_wall": T0 - 1, "last_wall": T0 + 4}])
+    v = check("mlflow-tracking", ctx_for(tmp_path))
+    assert v.passed and v.evidence["trained"] == ["torch backward"]
+    (tmp_path / "evidence" / "torch.jsonl").unlink()
+    write_evidence(tmp_path, "torch.jsonl", [install("torch"), {"event": "exit", "steps": 40, "first_wall": T0 + 1, "last_wall": T0 + 2}])
+    assert check("mlflow-tracking", ctx_for(tmp_path)).passed
+
+
+def test_tracking_without_a_hooked_framework_is_not_judged_on_training(store: Any, tmp_path: Path) -> None:
+    make_run(store, params=3, metrics={"loss": 3}, t0=T0)
+    v = check("mlflow-tracking", ctx_for(tmp_path), metric_history=True)
+    assert v.passed and v.evidence["training_observed"] is None  # pure numpy: nothing to see
+    # sklearn only loads the data; xgboost, which no hook sees, trains.
+    write_evidence(tmp_path, "fit.jsonl", [install("sklearn")])
+    v = check("mlflow-tracking", ctx_for(tmp_path, files={"train.py": "import xgboost\nimport sklearn\n"}))
+    assert v.passed and v.evidence["training_observed"] is None
+    assert v.evidence["unobservable_training"] == ["xgboost"]
+    assert not check("mlflow-tracking", ctx_for(tmp_path)).passed
+
+
+def test_tracking_fails_metrics_constant_over_steps(store: Any, tmp_path: Path) -> None:
+    make_run(store, params=3, metrics={"val_loss": 3, "val_acc": 3}, t0=T0, value=lambda step: 0.25)
+    write_evidence(tmp_path, "fit.jsonl", [install("lightning"), {"framework": "lightning", "event": "fit_end", "wall_start": T0 - 9, "wall": T0 - 1}])
+    assert check("mlflow-tracking", ctx_for(tmp_path), metric_history=False).passed
+    v = check("mlflow-tracking", ctx_for(tmp_path), metric_history=True)
+    assert not v.passed
+    assert v.reasons == (
+        "every metric logged at several steps kept one value (val_acc = 0.25 at all 3 steps): log the "
+        "value each epoch/step produces, not a fixed number",
+    )
+    assert v.evidence["trained"] == ["lightning Trainer.fit"] and v.evidence["training_observed"] is True
+
+
+HOOKED_PROGRAM = """
+import numpy as np
+from sklearn.linear_model import SGDRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.preprocessing import StandardScaler
+import torch
+
+X = StandardScaler().fit_transform(np.random.default_rng(0).normal(size=(40, 3)))
+y = X.sum(axis=1)
+sgd = SGDRegressor()
+for _ in range(5):
+    sgd.partial_fit(X, y)
+MLPRegressor(max_iter=3).partial_fit(X, y)
+w = torch.zeros(3, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+for _ in range(3):
+    opt.zero_grad()
+    ((torch.tensor(X, dtype=torch.float32) @ w - torch.tensor(y)) ** 2).mean().backward()
+    opt.step()
+"""
+
+
+def test_hooks_record_when_training_ran(tmp_path: Path) -> None:
+    """The real hooks: install lines, throttled partial_fit lines, torch steps and backward walls."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from opsgraft.evaluation.checkers._training import read_training
+    from opsgraft.evaluation.sandbox import hooks_dir
+
+    evidence = tmp_path / "evidence"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "OPSGRAFT_SANDBOX_ROOT")}
+    env.update(PYTHONPATH=str(hooks_dir()), OPSGRAFT_EVIDENCE_DIR=str(evidence))
+    began = time.time()
+    proc = subprocess.run([sys.executable, "-c", HOOKED_PROGRAM], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    fits = [json.loads(line) for line in (evidence / "fit.jsonl").read_text().splitlines()]
+    partial = [(f["estimator"], f["count"]) for f in fits if f.get("event") == "partial_fit"]
+    assert partial == [("SGDRegressor", 1), ("SGDRegressor", 2), ("SGDRegressor", 4), ("MLPRegressor", 1), ("SGDRegressor", 5)]
+    scaler = [f for f in fits if f.get("estimator") == "StandardScaler"]
+    assert [(f["event"], f["predictor"]) for f in scaler] == [("fit", False)]
+    training = read_training(evidence)
+    assert training.imported == ("sklearn", "torch")
+    assert training.transforms == ("sklearn StandardScaler.fit",)
+    spans = {a.what: (a.start, a.end) for a in training.activities}
+    assert set(spans) == {"sklearn SGDRegressor.partial_fit", "sklearn MLPRegressor.partial_fit", "torch optimizer steps", "torch backward"}
+    assert all(began <= start <= end <= time.time() for start, end in spans.values())
+    torch_lines = [json.loads(line) for line in (evidence / "torch.jsonl").read_text().splitlines()]
+    assert [t["count"] for t in torch_lines if t["event"] == "backward"] == [1, 3]
+    assert [t["steps"] for t in torch_lines if t["event"] == "exit"] == [3]
+
+
 # --- MLflow registry -------------------------------------------------------------------------
 
 
@@ -242,13 +409,15 @@ def register(client: Any, name: str, run_id: str, source: Path) -> Any:
     return client.create_model_version(name, str(source), run_id=run_id)
 
 
-def test_registration_passes_a_version_of_a_finished_run(store: Any, tmp_path: Path) -> None:
+def test_registration_finds_a_version_of_a_finished_run_then_loads_it(store: Any, tmp_path: Path) -> None:
+    # Real models that load and predict: test_checkers_registration.py. A hand-made MLmodel passes
+    # every registry check, and then fails to load.
     rid = make_run(store)
     register(store, "iris-classifier", rid, model_dir(tmp_path))
     v = check("mlflow-registration", ctx_for(tmp_path), model_name="iris-classifier")
-    assert v.passed, v.reasons
     assert v.evidence["run_id"] == rid and v.evidence["model"] == "iris-classifier"
-    assert check("mlflow-registration", ctx_for(tmp_path)).passed
+    assert not v.passed
+    assert v.reasons[0].startswith("version 1 of 'iris-classifier' does not load through mlflow.pyfunc: ")
 
 
 def test_registration_fails_without_any_model(store: Any, tmp_path: Path) -> None:
@@ -328,7 +497,7 @@ def write_wandb_log(path: Path, records: list[Any]) -> None:
 
 
 def wandb_records(
-    config: dict[str, Any], rows: list[dict[str, float]], exit_code: int | None = 0
+    config: dict[str, Any], rows: list[dict[str, float]], exit_code: int | None = 0, t0: float | None = None
 ) -> list[Any]:
     import json
 
@@ -343,7 +512,8 @@ def wandb_records(
     recs.append(run)
     for step, row in enumerate(rows):
         rec = pb.Record()
-        for key, value in {**row, "_step": step}.items():
+        stamp = {} if t0 is None else {"_timestamp": t0 + step}
+        for key, value in {**row, "_step": step, **stamp}.items():
             item = rec.history.item.add()
             item.key, item.value_json = key, json.dumps(value)
         rec.history.step.num = step
@@ -414,7 +584,7 @@ def test_wandb_counts_config_history_and_steps(tmp_path: Path) -> None:
 
 
 def test_wandb_fails_on_a_nonzero_exit_record(tmp_path: Path) -> None:
-    rows = [{"loss": 1.0}] * 3
+    rows = [{"loss": 1.0 / (i + 1)} for i in range(3)]
     write_wandb_log(run_file(tmp_path), wandb_records({"a": 1, "b": 2}, rows, exit_code=1))
     v = check("wandb-run", ctx_for(tmp_path), **WANDB_ARGS)
     assert v.reasons == ("the W&B run exited with code 1",)
@@ -427,6 +597,32 @@ def test_wandb_fails_when_the_program_crashed(tmp_path: Path) -> None:
     )
     v = check("wandb-run", ctx_for(tmp_path, crashed))
     assert v.reasons == ("the program exited with code 1: UsageError: No API key",)
+
+
+def test_wandb_history_must_come_from_training(tmp_path: Path) -> None:
+    rows = [{"loss": 1.0 / (i + 1)} for i in range(4)]
+    write_wandb_log(run_file(tmp_path), wandb_records({"lr": 0.1, "epochs": 4}, rows, t0=T0))
+    write_evidence(tmp_path, "torch.jsonl", [install("torch")])
+    v = check("wandb-run", ctx_for(tmp_path), **WANDB_ARGS)
+    assert not v.passed and v.reasons[0].startswith("torch was imported but no training was observed")
+    write_evidence(tmp_path, "torch.jsonl", [{"event": "step", "wall": T0 + 20}])
+    v = check("wandb-run", ctx_for(tmp_path), **WANDB_ARGS)
+    assert not v.passed and "no training (fit/step) was observed up to then" in v.reasons[0]
+    write_evidence(tmp_path, "torch.jsonl", [{"event": "step", "wall": T0 + 1.5}])
+    v = check("wandb-run", ctx_for(tmp_path), **WANDB_ARGS)
+    assert v.passed, v.reasons
+    assert v.evidence["training_observed"] is True and v.evidence["training_in_window"] is True
+
+
+def test_wandb_history_must_change_over_steps(tmp_path: Path) -> None:
+    rows = [{"loss": 0.5, "acc": 0.1}] * 4
+    write_wandb_log(run_file(tmp_path), wandb_records({"lr": 0.1, "epochs": 4}, rows, t0=T0))
+    v = check("wandb-run", ctx_for(tmp_path), **WANDB_ARGS)
+    assert v.reasons == (
+        "every value logged at several steps stayed the same (acc = 0.1 in all 4 rows): log what "
+        "each epoch/step produces, not a fixed number",
+    )
+    assert check("wandb-run", ctx_for(tmp_path), min_config=2, min_history=1, history_steps=1).passed
 
 
 # --- real programs in the sandbox ------------------------------------------------------------
@@ -450,18 +646,23 @@ def _judge(task_id: str, variant: str) -> Any:
 REAL: list[tuple[str, str, bool]] = [
     ("tracking-mlflow-sklearn-diabetes", "input", False),
     ("tracking-mlflow-sklearn-diabetes", "reference", True),
+    ("tracking-mlflow-sklearn-diabetes", "constant-metrics", False),  # issue 14: trains nothing
     ("registration-mlflow-sklearn-iris", "reference", True),
     ("registration-mlflow-sklearn-iris", "logged-not-registered", False),
+    ("registration-mlflow-sklearn-iris", "unfitted-pipeline", False),  # registered, cannot predict
     ("tracking-wandb-pytorch-gcn", "reference", True),
 ]
 SLOW: list[tuple[str, str, bool]] = [
     ("tracking-wandb-pytorch-gcn", "input", False),
     ("tracking-wandb-pytorch-gcn", "summary-only", False),
+    ("tracking-wandb-pytorch-gcn", "untrained-metrics", False),
+    ("tracking-mlflow-lightning-digits-cnn", "final-value-every-step", False),
     ("translate-wandb-mlflow-sgd", "reference", True),
     ("translate-wandb-mlflow-sgd", "input", False),
     ("translate-wandb-mlflow-mlp", "both-trackers", False),
     ("registration-mlflow-sklearn-wine-forest", "reference", True),
     ("registration-mlflow-sklearn-wine-forest", "skops-default", False),
+    ("registration-mlflow-lightning-digits", "sklearn-flavor-cloudpickle", False),
     ("tracking-mlflow-lightning-digits-cnn", "reference", True),
     ("tracking-mlflow-keras-digits-mlp", "reference", True),
 ]
