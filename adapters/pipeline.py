@@ -17,7 +17,7 @@ from opsgraft.adapters.merge import is_partial, merge_partial
 from opsgraft.adapters.postprocess import complete
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
-from opsgraft.errors import InputError, NoCodeError
+from opsgraft.errors import InputError, NoCodeError, OpsgraftError
 from opsgraft.llm.base import Backend, check_context
 from opsgraft.types import Candidate, Generation, Prompt, SampleResult, Task, to_dict
 
@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 EventFn = Callable[[str, dict[str, Any]], None]
 PromptBuilder = Callable[[str], Prompt]  # source code -> prompt
 REPEAT_TEMPERATURE = 0.8  # a repair answer that repeats tried code is sampled again at this temperature
+
+
+class CheckerFault(OpsgraftError):
+    """A checker raised while judging a sample: a bug in opsgraft, not a failure of the adapted code.
+
+    Raised after the outputs are written; ``result`` is what the adaptation produced up to then.
+    """
+
+    def __init__(self, message: str, result: Any = None):
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,10 @@ class AdaptRun:
         for a in self.attempts:
             out[a.sample] = a
         return out
+
+    def faults(self) -> list[Attempt]:
+        """Attempts whose checker raised (see :attr:`SampleResult.checker_fault`)."""
+        return [a for a in self.attempts if a.result is not None and a.result.checker_fault]
 
     def best(self) -> Attempt | None:
         """The first passing final attempt, else the first with code."""
@@ -202,7 +217,9 @@ def run_adaptation(
     _judge_round(run, 0, judge, logs, emit)
     for round_ in range(1, options.repair + 1):
         failing = [a for a in run.final().values() if not a.passed]
-        if not failing or build_repair is None:
+        if not failing or build_repair is None or run.faults():
+            # A checker that raised would raise again on any repair, and its traceback says nothing
+            # about the code: the model must never be asked to fix it.
             break
         for prev in failing:
             emit("repair", {"round": round_, "sample": prev.sample})

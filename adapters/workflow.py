@@ -48,6 +48,7 @@ class Workflow:
     top_k: int = 5
     with_files: tuple[str, ...] = ()
     device: str = "cpu"
+    isolation: str = "none"  # see opsgraft.evaluation.isolation
     timeout_s: float = 300.0
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
@@ -162,7 +163,7 @@ class Workflow:
         """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""
         from opsgraft.evaluation.evaluator import judge
 
-        return judge(task, candidate, device=self.device)
+        return judge(task, candidate, device=self.device, isolation=self.isolation)
 
     def execute(self, backend: Backend, *, n: int = 1, temperature: float = 0.2, seed: int = 0,
                 max_tokens: int = 2048, run: bool = False, repair: int = 0, out_dir: Path | None = None,
@@ -188,7 +189,17 @@ class Workflow:
             tag = self.spec.component.replace("-", "_")
         paths = write_outputs(self.script, tag, best.candidate.files[self.task.entry], adapt_run.to_record(),
                               out_dir)
-        return Result(adapt_run, paths)
+        result = Result(adapt_run, paths)
+        faults = adapt_run.faults()
+        if faults:
+            first = faults[0]
+            assert first.result is not None
+            work = "translated" if self.spec.kind == "translate" else "adapted"
+            raise pipeline.CheckerFault(
+                f"opsgraft fault: {first.result.checker_fault} (round {first.round}, sample {first.sample}). "
+                f"This is a bug in opsgraft's checker, not in the {work} code; the repair loop stopped and the "
+                f"model was told nothing of it. Traceback in {paths['record']}", result)
+        return result
 
 
 def corpus_workflow(task_id: str, *, mode: str = "zero-shot", strategy: str = "", top_k: int = 5,
