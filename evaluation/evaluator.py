@@ -179,7 +179,7 @@ def _slug(text: str) -> str:
 def read_generations(path: Path) -> list[Candidate]:
     """Candidates from a JSONL file (one ``to_dict(Candidate)`` per line); InputError on a bad line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # a BOM is not a bad line
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:

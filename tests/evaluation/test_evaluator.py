@@ -155,6 +155,8 @@ def test_read_generations(tmp_path: Path) -> None:
     cands = [_cand({"train.py": "a"}, 0), _cand({"train.py": "b"}, 1)]
     path.write_text("\n".join(json.dumps(to_dict(c)) for c in cands) + "\n\n")
     assert read_generations(path) == cands
+    path.write_text("\n".join(json.dumps(to_dict(c)) for c in cands), encoding="utf-8-sig")  # with a BOM
+    assert read_generations(path) == cands
     path.write_text(json.dumps(to_dict(cands[0])) + "\n" + json.dumps(to_dict(cands[0])) + "\n")
     with pytest.raises(InputError, match="duplicate"):
         read_generations(path)
