@@ -211,7 +211,11 @@ def _install_write_audit(root: str) -> None:
         if path.startswith(own):
             evidence = sys.modules.get("opsgraft_evidence")
             return None if getattr(getattr(evidence, "writing", None), "active", False) else path
-        if path.startswith(roots) or path.startswith(_IGNORED_PREFIXES) or "/__pycache__/" in path:
+        if path.startswith(roots) or path.startswith(_IGNORED_PREFIXES):
+            return None
+        # Python's own bytecode cache: the folder it makes beside a module imported for the first
+        # time (the hooks' own in a fresh checkout) and the files in it.
+        if "/__pycache__/" in path or os.path.basename(path) == "__pycache__":
             return None
         return path
 

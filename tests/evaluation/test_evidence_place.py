@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from opsgraft.evaluation.corpus import load_task_dir
 from opsgraft.evaluation.evaluator import judge
 from opsgraft.evaluation.sandbox import evidence_dir, run_program
@@ -44,3 +46,17 @@ def test_the_hooks_emitter_writes_evidence_outside_the_workdir_unreported(tmp_pa
     line = (evidence_dir(tmp_path) / "x.jsonl").read_text()
     assert '"event": "fit"' in line and '"wall"' in line
     assert not (run.workdir / ".opsgraft").exists()
+
+
+def test_bytecode_caches_of_modules_outside_the_root_are_not_outside_writes(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # In a fresh checkout the hooks' own __pycache__ does not exist yet: a sample's first import
+    # makes it beside them, outside the sample root (seen in a clean-clone CI run).
+    lib = tmp_path_factory.mktemp("lib")
+    (lib / "helper_mod.py").write_text("VALUE = 3\n")
+    script = f"import sys\nsys.path.insert(0, {str(lib)!r})\nimport helper_mod\nprint(helper_mod.VALUE)\n"
+    run = run_program({"main.py": script}, "main.py", root=tmp_path, timeout_s=30)
+    assert run.result.status == "passed", run.result.stderr_tail
+    assert (lib / "__pycache__").is_dir()
+    assert run.result.outside_writes == ()
