@@ -57,10 +57,10 @@ def forbidden_imports(files: Mapping[str, str], modules: Iterable[str]) -> list[
     wanted = {m.split(".")[0] for m in modules}
     if not wanted:
         return []
-    return sorted(imported_modules(files) & wanted)
+    return sorted(files_imports(files) & wanted)
 
 
-def imported_modules(files: Mapping[str, str]) -> set[str]:
+def files_imports(files: Mapping[str, str]) -> set[str]:
     """The top-level modules the Python sources in ``files`` import."""
     found: set[str] = set()
     for path, source in files.items():
@@ -203,7 +203,7 @@ def check_mlflow_tracking(
     db = store_path(ctx)
     if not db.is_file():
         return verdict(NAME, [*reasons, missing_store_reason(ctx)], evidence)
-    origin = _Origin(read_training(ctx.evidence_dir), imported_modules(ctx.files))
+    origin = _Origin(read_training(ctx.evidence_dir), files_imports(ctx.files))
     with open_client(db) as client:
         return _judge_store(client, reasons, evidence, min_params, min_metrics, metric_history, origin)
 

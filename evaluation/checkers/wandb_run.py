@@ -22,7 +22,7 @@ from typing import Any
 from opsgraft.errors import OpsgraftError
 from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason, imported_modules
+from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason, files_imports
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 
@@ -175,7 +175,7 @@ def check_wandb_run(
             )
         return verdict(NAME, ["no W&B run was recorded: call wandb.init() and wandb.log()"], evidence)
 
-    training, imports = read_training(ctx.evidence_dir), imported_modules(ctx.files)
+    training, imports = read_training(ctx.evidence_dir), files_imports(ctx.files)
     best: tuple[list[str], WandbRun, dict[str, Any]] | None = None
     for path in files:
         try:
