@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -104,7 +103,7 @@ class StoreInfo:
     version: str
     collection: str
     count: int
-    size_bytes: int
+    size_bytes: int | None  # None: Chroma could not say
     embedder: str
     summarize: str
     source: str
@@ -375,31 +374,28 @@ class Stores:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- size ----------------------------------------------------------------------------------------
-    def _size(self, col: Any) -> int:
-        """Bytes of the collection's vector segment folder plus its rows in the SQLite file."""
-        db = self.root / "chroma.sqlite3"
-        total = 0
+    def _size(self, col: Any) -> int | None:
+        """Approximate bytes of a store through Chroma's public API: its texts and metadata plus its vectors.
+
+        Vectors count as ``count x dimension x 4`` with the dimension read from a stored vector, so a 1536-wide
+        OpenAI store is sized as such. None when Chroma cannot say (shown as "?", never as 0).
+        """
         try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                rows = con.execute("SELECT id FROM segments WHERE collection = ?", (str(col.id),)).fetchall()
-                for (seg,) in rows:
-                    folder = self.root / str(seg)
-                    if folder.is_dir():
-                        total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-                row = con.execute(
-                    "SELECT COALESCE(SUM(LENGTH(m.string_value)), 0) FROM embedding_metadata m "
-                    "JOIN embeddings e ON e.id = m.id JOIN segments s ON s.id = e.segment_id "
-                    "WHERE s.collection = ?", (str(col.id),)).fetchone()
-                total += int(row[0] or 0)
-                row = con.execute(
-                    "SELECT COUNT(*) FROM embeddings_queue WHERE topic LIKE ?", (f"%{col.id}%",)).fetchone()
-                total += int(row[0] or 0) * 4 * 384  # vectors still in the write-ahead queue
-            finally:
-                con.close()
-        except sqlite3.Error as exc:
-            log.debug("size of %s unknown: %s", col.name, exc)
-        return total
+            count = int(col.count())
+            if not count:
+                return 0
+            first = col.get(limit=1, include=["embeddings"])
+            vectors = first.get("embeddings")
+            dim = len(vectors[0]) if vectors is not None and len(vectors) else 0
+            text = 0
+            for offset in range(0, count, 2000):
+                page = col.get(limit=2000, offset=offset, include=["documents", "metadatas"])
+                text += sum(len(d.encode("utf-8")) for d in page.get("documents") or [] if d)
+                text += sum(len(json.dumps(m)) for m in page.get("metadatas") or [] if m)
+            return text + count * dim * 4
+        except Exception as exc:  # a size is informative only; say why it is missing
+            log.warning("size of store %s unknown: %s", col.name, _first_line(exc))
+            return None
 
 
 def _writer_alive(meta: dict[str, Any]) -> bool:

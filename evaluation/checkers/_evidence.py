@@ -38,11 +38,16 @@ def run_reason(ctx: CheckContext) -> str | None:
         return None
     if ex.status == "timeout":
         return f"the program did not finish within its time limit ({ex.wall_s:.0f} s)"
-    lines = [ln.strip() for ln in (ex.stderr_tail or ex.stdout_tail).splitlines() if ln.strip()]
-    tail = f": {lines[-1][:300]}" if lines else ""
+    last = _last_line(ex.stderr_tail) or _last_line(ex.stdout_tail)
+    tail = f": {last}" if last else ""
     if ex.status == "error":
         return f"the program could not be run{tail}"
     return f"the program exited with code {ex.returncode}{tail}"
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def values_equal(a: Any, b: Any, rel: float = 1e-5) -> bool:

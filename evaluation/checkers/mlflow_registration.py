@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
 from opsgraft.evaluation.checkers.mlflow_tracking import (
     all_runs,
-    execution_reason,
     missing_store_reason,
     open_client,
     store_path,
@@ -190,7 +190,7 @@ def check_mlflow_registration(ctx: CheckContext, model_name: str | None = None) 
     """Pass when a registered version (of ``model_name``, if given) comes from a FINISHED run and
     loads back through ``mlflow.pyfunc`` to predict on the program's own input."""
     evidence: dict[str, Any] = {}
-    exec_reason = execution_reason(ctx)
+    exec_reason = run_reason(ctx)
     if exec_reason:
         return verdict(NAME, [exec_reason], evidence)
     db = store_path(ctx)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
 from opsgraft.registry import checkers
@@ -31,25 +32,6 @@ NAME = "mlflow-tracking"
 STORE_FILE = "mlflow.db"
 _MAX_RUNS = 200
 _MAX_KEYS = 100  # metric histories read per run
-
-
-def execution_reason(ctx: CheckContext) -> str | None:
-    """Why the run itself disqualifies the candidate, or None when it exited 0."""
-    ex = ctx.execution
-    if ex.status == "passed":
-        return None
-    if ex.status == "timeout":
-        return f"the program did not finish within its time limit ({ex.wall_s:.0f} s)"
-    last = _last_line(ex.stderr_tail) or _last_line(ex.stdout_tail)
-    tail = f": {last}" if last else ""
-    if ex.status == "error":
-        return f"the program could not be run{tail}"
-    return f"the program exited with code {ex.returncode}{tail}"
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
 
 
 def forbidden_imports(files: Mapping[str, str], modules: Iterable[str]) -> list[str]:
@@ -196,7 +178,7 @@ def check_mlflow_tracking(
         reasons.append(f"the program still imports {', '.join(still)}; replace it with mlflow entirely")
     if "wandb" in set(forbid_imports) and (ctx.workdir / "wandb").is_dir():
         reasons.append("the program still wrote a W&B run (./wandb); replace wandb with mlflow entirely")
-    exec_reason = execution_reason(ctx)
+    exec_reason = run_reason(ctx)
     if exec_reason:
         return verdict(NAME, [*reasons, exec_reason], evidence)
 

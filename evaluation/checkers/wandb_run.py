@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.errors import OpsgraftError
+from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
-from opsgraft.evaluation.checkers.mlflow_tracking import execution_reason, files_imports
+from opsgraft.evaluation.checkers.mlflow_tracking import files_imports
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 
@@ -163,7 +164,7 @@ def check_wandb_run(
     also change over the steps. The rows must be logged no earlier than training began.
     """
     evidence: dict[str, Any] = {}
-    exec_reason = execution_reason(ctx)
+    exec_reason = run_reason(ctx)
     if exec_reason:
         return verdict(NAME, [exec_reason], evidence)
     files = find_run_files(ctx.workdir)

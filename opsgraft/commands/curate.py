@@ -106,7 +106,9 @@ def curate(url: str | None, component: str | None, package: str | None, version:
         click.echo(f"{len(report.failed)} pages failed and were skipped (see -v)", err=True)
 
 
-def _size(n: int) -> str:
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
