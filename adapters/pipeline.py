@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from opsgraft.adapters import analysis
+from opsgraft.adapters import analysis, editformat
 from opsgraft.adapters.merge import is_partial, merge_partial
 from opsgraft.adapters.postprocess import complete
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
 from opsgraft.errors import InputError, NoCodeError, OpsgraftError
-from opsgraft.llm.base import Backend, check_context
+from opsgraft.llm.base import Backend, check_context, index_runs
 from opsgraft.types import Candidate, Generation, Prompt, SampleResult, Task, to_dict
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,18 @@ class AdaptOptions:
     run: bool = False
     device: str = "cpu"
     timeout_s: float | None = None
+    # Only these sample indices (a resumed benchmark redoes its unfinished chains); () means all n.
+    samples: tuple[int, ...] = ()
+    # The product path (opsgraft adapt/translate): once a sample passes, repair and judge no other
+    # chain. The benchmark keeps False: pass@k needs every chain.
+    stop_at_first_pass: bool = False
+    # How the model is asked to answer: "whole" (the complete file) or "search-replace" (edit blocks,
+    # adapters/editformat.py). A whole file is accepted under either.
+    edit_format: str = "whole"
+
+
+STOPPED = "stopped: another sample passed"
+EDIT_FAILED = "the search/replace blocks could not be applied"  # starts an attempt's error (adapters/editformat.py)
 
 
 @dataclass
@@ -85,6 +97,9 @@ class AdaptRun:
     attempts: list[Attempt] = field(default_factory=list)
     docs: list[Any] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # What went into the first prompt besides the docs, by name (the outline block, '' when off).
+    prompt_parts: dict[str, str] = field(default_factory=dict)
+    stopped: dict[int, str] = field(default_factory=dict)  # sample -> why its chain stopped early
 
     def final(self) -> dict[int, Attempt]:
         """The last attempt of each sample chain."""
@@ -128,6 +143,8 @@ class AdaptRun:
                 for a in self.attempts
             ],
             "timings": self.timings,
+            "prompt_parts": self.prompt_parts,
+            "stopped": {str(k): v for k, v in sorted(self.stopped.items())},
         }
 
 
@@ -158,17 +175,30 @@ def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
     return None
 
 
-def _candidate(task: Task, gen: Generation, sample: int, round_: int, base: str) -> tuple[Candidate | None, str]:
+def _candidate(task: Task, gen: Generation, sample: int, round_: int, base: str,
+               edit_format: str = "whole") -> tuple[Candidate | None, str]:
     """The answer's code as a candidate (and notes), or None and why.
 
+    Under the search-replace format, an answer with edit blocks is applied to ``base`` (the code the
+    prompt showed); one without blocks is taken as a whole file, as small models often answer.
     A marked partial answer is merged into ``base`` first; then dropped imports and a dropped main
     block are put back (adapters/postprocess.py).
     """
+    notes: list[str] = []
+    if edit_format == "search-replace" and editformat.has_blocks(gen.text):
+        try:
+            code, notes = editformat.apply_answer(base, gen.text)
+        except editformat.EditError as exc:
+            return None, f"{EDIT_FAILED}: {exc}"
+        code, fixes = complete(code, base)
+        notes += fixes
+        return Candidate(task.id, sample, {task.entry: code}, task.entry, origin=f"round{round_}"), "; ".join(notes)
     try:
         code = extract_code(gen.text)
     except NoCodeError as exc:
         return None, str(exc)
-    notes = []
+    if edit_format == "search-replace":
+        notes.append("a whole file instead of search/replace blocks")
     if is_partial(code):
         code = merge_partial(base, code)
         notes.append("partial answer merged into the original")
@@ -200,29 +230,38 @@ def run_adaptation(
     run.docs = list(prompt.docs)
     emit("generate", {"round": 0, "n": options.n})
     t0 = time.perf_counter()
-    gens = backend.generate(prompt.messages, n=options.n, temperature=options.temperature,
-                            max_tokens=options.max_tokens, seed=options.seed)
+    indices = list(options.samples) or list(range(options.n))
+    gens = [g for first, count in index_runs(indices)
+            for g in backend.generate(prompt.messages, n=count, temperature=options.temperature,
+                                      max_tokens=options.max_tokens, seed=options.seed, first_index=first)]
     run.timings["generate_s"] = time.perf_counter() - t0
-    for i, gen in enumerate(gens):
-        cand, msg = _candidate(task, gen, i, 0, source)
+    for i, gen in zip(sorted(indices), gens, strict=True):
+        cand, msg = _candidate(task, gen, i, 0, source, options.edit_format)
         run.attempts.append(Attempt(0, i, prompt, gen, cand, "" if cand else msg, notes=msg if cand else ""))
-    if all(a.candidate is None for a in run.attempts):
+    # Edit blocks that did not apply are an error the model can fix: with repair rounds, it is told.
+    fixable = judge is not None and options.repair > 0 and any(a.error.startswith(EDIT_FAILED) for a in run.attempts)
+    if all(a.candidate is None for a in run.attempts) and not fixable:
         run.status = "no-code"
         raise NoCodeError(f"the LLM answer holds no code ({run.attempts[0].error})")
     run.status = "adapted"
     if judge is None:
         run.timings["total_s"] = time.perf_counter() - t_start
         return run
-    logs: dict[int, list[str]] = {i: [] for i in range(options.n)}
-    _judge_round(run, 0, judge, logs, emit)
+    logs: dict[int, list[str]] = {i: [] for i in indices}
+    stop = options.stop_at_first_pass
+    _judge_round(run, 0, judge, logs, emit, stop)
     for round_ in range(1, options.repair + 1):
         failing = [a for a in run.final().values() if not a.passed]
+        if stop and _stop_chains(run):
+            break
         if not failing or build_repair is None or run.faults():
             # A checker that raised would raise again on any repair, and its traceback says nothing
             # about the code: the model must never be asked to fix it.
             break
         for prev in failing:
-            emit("repair", {"round": round_, "sample": prev.sample})
+            if stop and _stop_chains(run):
+                break
+            emit("repair", {"round": round_, "sample": prev.sample, "attempt": prev})
             repair_prompt = build_repair(prev, logs[prev.sample])
             check_context(backend, repair_prompt.messages, options.max_tokens)
             base = prev.candidate.files[task.entry] if prev.candidate else source
@@ -250,8 +289,13 @@ def run_adaptation(
                                                   msg if cand else ""])) if cand else msg
             run.attempts.append(Attempt(round_, prev.sample, repair_prompt, gen, cand, "" if cand else msg,
                                         notes=msg if cand else ""))
-        _judge_round(run, round_, judge, logs, emit)
+            if stop:  # judge each repair at once: a pass spares the other chains' generation
+                _judge_round(run, round_, judge, logs, emit, stop)
+        _judge_round(run, round_, judge, logs, emit, stop)
     run.timings["total_s"] = time.perf_counter() - t_start
+    if all(a.candidate is None for a in run.attempts):  # only when round 0's edits failed (see `fixable`)
+        run.status = "no-code"
+        raise NoCodeError(f"no answer's edits could be applied ({run.attempts[-1].error})")
     return run
 
 
@@ -264,22 +308,35 @@ def _repair_answer(backend: Backend, run: AdaptRun, prompt: Prompt, prev: Attemp
                            seed=options.seed + 1000 * round_ + prev.sample)[0]
     run.timings["generate_s"] += time.perf_counter() - t0
     gen = replace(gen, index=prev.sample)
-    return (gen, *_candidate(run.task, gen, prev.sample, round_, base))
+    return (gen, *_candidate(run.task, gen, prev.sample, round_, base, options.edit_format))
+
+
+def _stop_chains(run: AdaptRun) -> bool:
+    """With ``stop_at_first_pass``: True once a sample passed, marking every other unfinished chain stopped."""
+    if not any(a.passed for a in run.attempts):
+        return False
+    for sample, last in run.final().items():
+        if not last.passed:
+            run.stopped.setdefault(sample, STOPPED)
+    return True
 
 
 def _judge_round(run: AdaptRun, round_: int, judge: Callable[[Task, Candidate], SampleResult],
-                 logs: dict[int, list[str]], emit: EventFn) -> None:
+                 logs: dict[int, list[str]], emit: EventFn, stop: bool = False) -> None:
     for a in run.attempts:
         if a.round != round_ or a.result is not None:
             continue
+        if stop and _stop_chains(run):
+            continue  # another sample passed: this one is left unjudged (its chain is marked stopped)
         if a.candidate is None:
-            logs[a.sample].append(f"round {round_}: no code in the answer")
+            why = a.error if a.error.startswith(EDIT_FAILED) else "no code in the answer"
+            logs[a.sample].append(f"round {round_}: {why}"[:300])
             continue
         emit("judge", {"round": round_, "sample": a.sample})
         t0 = time.perf_counter()
         a.result = judge(run.task, a.candidate)
         run.timings["judge_s"] = run.timings.get("judge_s", 0.0) + time.perf_counter() - t0
-        emit("verdict", {"round": round_, "sample": a.sample, "status": a.result.status})
+        emit("verdict", {"round": round_, "sample": a.sample, "status": a.result.status, "attempt": a})
         logs[a.sample].append(f"round {round_}: {a.result.status}: {summarize_failure(a.result)}")
 
 

@@ -18,6 +18,8 @@ from opsgraft.llm.base import Backend
 from opsgraft.types import Candidate, Prompt, RetrievedDoc, SampleResult, Task
 
 log = logging.getLogger(__name__)
+# Functionalities whose repair prompts carry the preserved findings (a dropped print or file).
+PRESERVE_FINDINGS = frozenset({"tracking", "registration"})
 
 
 def guide_text(name: str) -> str:
@@ -49,9 +51,15 @@ class Workflow:
     with_files: tuple[str, ...] = ()
     device: str = "cpu"
     isolation: str = "none"  # see opsgraft.evaluation.isolation
+    outline: bool = True  # put the script's outline and insertion points in the first prompt (adapters/outline.py)
     timeout_s: float = 300.0
+    preserved: bool = False  # judge with the preserved check (opsgraft.evaluation.preserved); the CLI turns it on
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
+    examples: bool = True  # show the nearest worked example (adapters/examples.py) in the first prompt
+    # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
+    edit_format: str = "whole"
+    _example: str | None = field(default=None, repr=False)  # its section; None until chosen, '' for none
     _backend: Backend | None = field(default=None, repr=False)
     _max_tokens: int = field(default=2048, repr=False)
 
@@ -88,14 +96,39 @@ class Workflow:
         template = "translate_user.md" if self.spec.kind == "translate" else "inline_user.md"
         return prompting.inline_prompt(self.spec, self.task.entry, source, instruction=self.task.instruction,
                                        docs=self.docs if docs is None else docs, guide=guide,
-                                       template_name=template)
+                                       template_name=template, example=self.example_text(),
+                                       outline=self.outline_text(), edit_format=self.edit_format)
+
+    def example_text(self) -> str:
+        """The worked-example section of the first prompt ('' when off, when none fits, or once dropped to fit)."""
+        if not self.examples:
+            return ""
+        if self._example is None:
+            from opsgraft.adapters.examples import section_for_task
+
+            assert self.task is not None
+            self._example = section_for_task(self.spec, self.task, self.source)
+        return self._example
+
+    def outline_text(self) -> str:
+        """The outline block of the first prompt ('' with ``outline`` off or when the script has none)."""
+        if not self.outline:
+            return ""
+        from opsgraft.adapters.outline import render
+
+        assert self.task is not None
+        return render(self.source, self.spec, self.task.entry)
 
     def fit_docs(self, backend: Backend, max_tokens: int) -> int:
         """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.
 
         Counted with the backend's own tokenizer (the model's for local, tiktoken for OpenAI).
         """
-        _, kept = self._fitting(lambda docs: self.build_prompt(self.source, docs), backend, max_tokens)
+        prompt, kept = self._fitting(lambda docs: self.build_prompt(self.source, docs), backend, max_tokens)
+        if self.example_text() and backend.count_tokens(prompt.messages) + max_tokens > backend.context_window:
+            log.info("left out the worked example to fit the context window")
+            self._example = ""
+            prompt, kept = self._fitting(lambda docs: self.build_prompt(self.source, docs), backend, max_tokens)
         dropped = len(self.docs) - kept
         del self.docs[kept:]
         if dropped:
@@ -127,7 +160,12 @@ class Workflow:
         elif result and result.status == "failed" and result.execution.returncode not in (None, 0):
             reasons.insert(0, f"the program exited with code {result.execution.returncode}")
         if attempt.candidate is None:
-            reasons.insert(0, "the last answer held no Python code block")
+            edit_failed = attempt.error.startswith(pipeline.EDIT_FAILED)
+            reasons.insert(0, attempt.error if edit_failed else "the last answer held no Python code block")
+        if result and result.preserved is False and (
+                self.spec.kind == "translate" or self.spec.functionality in PRESERVE_FINDINGS):
+            # The script must keep doing what it did; HPO and pruning change training, so not for them.
+            reasons += [f"the script no longer does what the original did: {f}" for f in result.preserved_findings]
         return reasons, result.execution.stderr_tail if result else ""
 
     def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
@@ -141,7 +179,8 @@ class Workflow:
         reasons, stderr = self._failure(attempt)
         prompt, _ = self._fitting(
             lambda docs: prompting.repair_prompt(self.spec, task.entry, code, reasons, stderr, log_lines,
-                                                 instruction=task.instruction, docs=docs, original=self.source),
+                                                 instruction=task.instruction, docs=docs, original=self.source,
+                                                 edit_format=self.edit_format),
             self._backend, self._max_tokens)
         return prompt
 
@@ -155,7 +194,8 @@ class Workflow:
         reasons, stderr = self._failure(attempt)
         hints = repair_hints(reasons, stderr, original=self.source)
         prompt, _ = self._fitting(
-            lambda docs: prompting.restart_prompt(self.build_prompt(self.source, docs), task.entry, log_lines, hints),
+            lambda docs: prompting.restart_prompt(self.build_prompt(self.source, docs), task.entry, log_lines, hints,
+                                                  self.edit_format),
             self._backend, self._max_tokens)
         return prompt
 
@@ -163,11 +203,11 @@ class Workflow:
         """The evaluator's sandbox and checker: the same code path as `opsgraft evaluate`."""
         from opsgraft.evaluation.evaluator import judge
 
-        return judge(task, candidate, device=self.device, isolation=self.isolation)
+        return judge(task, candidate, device=self.device, isolation=self.isolation, preserved=self.preserved)
 
     def execute(self, backend: Backend, *, n: int = 1, temperature: float = 0.2, seed: int = 0,
                 max_tokens: int = 2048, run: bool = False, repair: int = 0, out_dir: Path | None = None,
-                on_event: Any = None) -> Result:
+                on_event: Any = None, stop_at_first_pass: bool = False) -> Result:
         """Retrieve, generate, judge, repair, and write the outputs."""
         assert self.task is not None
         if on_event and (self.mode == "rag" or self.strategy):
@@ -176,12 +216,14 @@ class Workflow:
         self._backend, self._max_tokens = backend, max_tokens
         self.fit_docs(backend, max_tokens)
         options = pipeline.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                                        repair=repair, run=run, device=self.device, timeout_s=self.timeout_s)
+                                        repair=repair, run=run, device=self.device, timeout_s=self.timeout_s,
+                                        stop_at_first_pass=stop_at_first_pass, edit_format=self.edit_format)
         adapt_run = pipeline.run_adaptation(
             self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
             build_repair=self.build_repair, build_restart=self.build_restart, judge=self.judge if run else None,
             on_event=on_event,
         )
+        adapt_run.prompt_parts["outline"] = self.outline_text()
         best = adapt_run.best()
         assert best is not None and best.candidate is not None
         tag = f"{self.spec.functionality}_{self.spec.component}".replace("-", "_")

@@ -74,6 +74,7 @@ def judge(
     isolation: str = "none",
     memory_limit: int | None = sandbox.DEFAULT_MEMORY_LIMIT,
     pass_env: Sequence[str] = (),
+    preserved: bool = False,
 ) -> SampleResult:
     """Run ``candidate`` (overlaid on the task's inputs) in the sandbox and judge it with the checker.
 
@@ -84,7 +85,9 @@ def judge(
     afterwards unless ``keep_workdir``. ``threads`` caps the sample's OpenMP/BLAS threads.
     ``isolation`` is ``none``, ``bwrap`` or ``auto`` (see :mod:`opsgraft.evaluation.isolation`).
     ``memory_limit`` (bytes, None: none) caps the sample's memory; ``pass_env`` adds parent
-    variables to the sample's environment, after the task's own ``pass_env``.
+    variables to the sample's environment, after the task's own ``pass_env``. With ``preserved``
+    (not for ablation tasks), a sample that exited 0 is also compared with the original's run
+    (:mod:`opsgraft.evaluation.preserved`); that verdict is reported beside the status, never in it.
     """
     checker = get_checker(task.checker)
     shipped = sorted(name for name in candidate.files if name.replace("\\", "/").split("/")[0] == EVIDENCE_NAME)
@@ -126,9 +129,18 @@ def judge(
                 status = "error"
             elif execution.status == "passed":
                 status = "passed" if verdict.passed else "failed"
+        kept: tuple[bool | None, tuple[str, ...]] = (None, ())
+        if preserved and task.kind != "ablation" and execution.status == "passed":
+            from opsgraft.evaluation import preserved as preservation
+
+            found = preservation.check(
+                task, input_files(task), root, run.workdir, base_dir=sandbox_base(),
+                timeout_s=timeout_s or task.timeout_s, device=device, cuda_devices=cuda_devices, threads=threads,
+                isolation=isolation, memory_limit=memory_limit, pass_env=pass_env)
+            kept = (found.preserved, found.findings)
         if not keep_workdir:
             execution = replace(execution, workdir="")
-        return SampleResult(candidate.task_id, candidate.sample_index, status, execution, verdict)
+        return SampleResult(candidate.task_id, candidate.sample_index, status, execution, verdict, *kept)
     finally:
         if not keep_workdir:
             shutil.rmtree(root, ignore_errors=True)
@@ -290,6 +302,9 @@ def evaluate(
         {"task_id": r.task_id, "sample_index": r.sample_index, "reason": failure_reason(r)}
         for _, r in sorted(done.items()) if r.status == "error"
     ]
+    from opsgraft.evaluation.preserved import summary as preserved_summary
+
+    report["preserved"] = preserved_summary(done.values())
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 

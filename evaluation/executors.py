@@ -83,6 +83,7 @@ class LocalExecutor:
     isolation: str = "none"  # none|bwrap (resolved by make_runner)
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT  # bytes per sample, None for none
     pass_env: tuple[str, ...] = ()  # parent variables passed to every sample (--pass-env)
+    preserved: bool = False  # also compare each sample with the original's cached run
 
     def slots(self) -> list[str | None]:
         """One entry per sample run at once: its GPU (round-robin over the GPUs), or None on cpu."""
@@ -115,6 +116,7 @@ class LocalExecutor:
                         judge, job.task, job.candidate, device=self.device, cuda_devices=slot,
                         timeout_s=self.timeout_s, keep_workdir=self.keep_workdir, threads=cores_each,
                         isolation=self.isolation, memory_limit=self.memory_limit, pass_env=self.pass_env,
+                        preserved=self.preserved,
                     ).result()
                 finally:
                     free.put(slot)
@@ -125,7 +127,7 @@ class LocalExecutor:
         return judge(
             job.task, job.candidate, device=self.device, cuda_devices=slot,
             timeout_s=self.timeout_s, keep_workdir=self.keep_workdir, isolation=self.isolation,
-            memory_limit=self.memory_limit, pass_env=self.pass_env,
+            memory_limit=self.memory_limit, pass_env=self.pass_env, preserved=self.preserved,
         )
 
 
@@ -143,14 +145,15 @@ def _as_completed(futures: list[Future[SampleResult]]) -> Iterator[SampleResult]
 
 def _ray_judge(job: Job, device: str, timeout_s: float | None, keep_workdir: bool,
                isolation: str = "none", memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
-               pass_env: tuple[str, ...] = ()) -> SampleResult:
+               pass_env: tuple[str, ...] = (), preserved: bool = False) -> SampleResult:
     """judge() inside a Ray worker, on the GPU Ray assigned to the task."""
     import ray
 
     gpu_ids = ray.get_gpu_ids() if device == "cuda" else []
     cuda = ",".join(str(int(g)) if isinstance(g, float) else str(g) for g in gpu_ids) or None
     return judge(job.task, job.candidate, device=device, cuda_devices=cuda, timeout_s=timeout_s,
-                 keep_workdir=keep_workdir, isolation=isolation, memory_limit=memory_limit, pass_env=pass_env)
+                 keep_workdir=keep_workdir, isolation=isolation, memory_limit=memory_limit, pass_env=pass_env,
+                 preserved=preserved)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class RayExecutor:
     isolation: str = "none"  # each Ray worker's machine must have bwrap for "bwrap"
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     pass_env: tuple[str, ...] = ()
+    preserved: bool = False
 
     def __call__(self, todo: Sequence[Job]) -> Iterator[SampleResult]:
         if not todo:
@@ -179,7 +183,7 @@ class RayExecutor:
         gpu_share = 1 / max(1, self.per_gpu) if self.device == "cuda" else 0
         remote = ray.remote(num_cpus=1, num_gpus=gpu_share)(_ray_judge)
         pending = [remote.remote(job, self.device, self.timeout_s, self.keep_workdir, self.isolation,
-                                 self.memory_limit, self.pass_env) for job in todo]
+                                 self.memory_limit, self.pass_env, self.preserved) for job in todo]
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
@@ -191,8 +195,12 @@ class RayExecutor:
 
 def make_runner(executor: str = "local", jobs: int = 1, device: str = "auto", timeout_s: float | None = None,
                 keep_workdir: bool = False, per_gpu: int = 1, isolation: str = "none",
-                memory_limit: int | None = DEFAULT_MEMORY_LIMIT, pass_env: Sequence[str] = ()) -> Runner:
-    """The runner for ``--executor/--jobs/--device/--timeout/--per-gpu/--isolation/--memory-limit/--pass-env``."""
+                memory_limit: int | None = DEFAULT_MEMORY_LIMIT, pass_env: Sequence[str] = (),
+                preserved: bool = False) -> Runner:
+    """The runner for ``--executor/--jobs/--device/--timeout/--per-gpu/--isolation/--memory-limit/--pass-env``.
+
+    ``preserved`` also compares each sample with the original's run (:mod:`opsgraft.evaluation.preserved`).
+    """
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     if per_gpu < 1:
@@ -202,6 +210,7 @@ def make_runner(executor: str = "local", jobs: int = 1, device: str = "auto", ti
     resolved, gpus = resolve_device(device)
     isolated = resolve_isolation(isolation)  # once here: bwrap asked for but broken is one clear error
     if executor == "ray":
-        return RayExecutor(jobs, resolved, timeout_s, keep_workdir, per_gpu, isolated, memory_limit, tuple(pass_env))
+        return RayExecutor(jobs, resolved, timeout_s, keep_workdir, per_gpu, isolated, memory_limit, tuple(pass_env),
+                           preserved)
     return LocalExecutor(jobs, resolved, tuple(gpus), timeout_s, keep_workdir, per_gpu, isolated, memory_limit,
-                         tuple(pass_env))
+                         tuple(pass_env), preserved)

@@ -172,6 +172,10 @@ class SampleResult:
     status: Status
     execution: ExecutionResult
     verdict: Verdict | None = None
+    # Beside the verdict, never part of it: does the program still print and write what the original
+    # did (opsgraft.evaluation.preserved)? None when not checked; findings say what was dropped.
+    preserved: bool | None = None
+    preserved_findings: tuple[str, ...] = ()
 
     @property
     def checker_fault(self) -> str:

@@ -44,13 +44,16 @@ CASES["registration:mlflow/zero-shot+repair"] = {
 }
 
 
-def record(case_id: str, backend: object, docs: list[dict[str, object]] | None = None) -> dict[str, object]:
+def record(case_id: str, backend: object, docs: list[dict[str, object]] | None = None,
+           outline: bool = True, examples: bool = True) -> dict[str, object]:
     """Run one case for real (with the given recorded docs, if any) and return what the replay test checks."""
     from opsgraft.adapters.workflow import corpus_workflow
     from opsgraft.types import RetrievedDoc, from_dict, to_dict
 
     case = CASES[case_id]
     flow = corpus_workflow(str(case["task"]), mode=str(case["mode"]), strategy=str(case["strategy"]))
+    flow.outline = outline  # recorded in the case: the replay test builds the same prompt
+    flow.examples = examples  # likewise: the worked example (adapters/examples.py)
     if docs is not None:
         recorded = [from_dict(RetrievedDoc, d) for d in docs]
         flow.retrieve_docs = lambda backend: recorded  # type: ignore[method-assign]
@@ -59,6 +62,8 @@ def record(case_id: str, backend: object, docs: list[dict[str, object]] | None =
     attempts = result.run.attempts
     return {
         **case,
+        "outline": outline,
+        "examples": examples,
         "docs": [to_dict(d) for d in flow.docs],
         "statuses": [a.result.status if a.result else "no-code" for a in attempts],
         "codes": [a.candidate.files[a.candidate.entry] if a.candidate else None for a in attempts],
@@ -91,7 +96,10 @@ def main(ids: list[str]) -> None:
         todo = [i for i in ids or list(CASES) if i not in cases]
     for case_id in todo:
         try:
-            cases[case_id] = record(case_id, recorder, cases[case_id]["docs"] if rejudge else None)
+            # A rejudged case keeps the prompt it was recorded with (no outline before the flag existed).
+            cases[case_id] = record(case_id, recorder, cases[case_id]["docs"] if rejudge else None,
+                                    bool(cases[case_id].get("outline", False)) if rejudge else True,
+                                    bool(cases[case_id].get("examples", False)) if rejudge else True)
         except Exception as exc:  # e.g. a missing store for rag: record the others
             print(f"{case_id}: not recorded: {exc}", flush=True)
             continue

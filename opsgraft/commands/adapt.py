@@ -8,13 +8,26 @@ from typing import Any
 import click
 
 from opsgraft.commands._common import Progress, backend_options, console, make_backend
-from opsgraft.commands.evaluate import isolation_option, pass_env_option
+from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
 def _adapter_keys() -> str:
     from opsgraft.adapters.specs import inline_keys
 
     return ", ".join(inline_keys())
+
+
+examples_option = click.option(
+    "--examples/--no-examples", "examples", default=True, show_default=True,
+    help="Show the model the nearest worked example (the same change on a small script) in the first prompt.")
+outline_option = click.option(
+    "--outline/--no-outline", "outline", default=True, show_default=True,
+    help="Show the model the script's outline (data, model, training loop, metrics) and, with line numbers, "
+         "where the new code has to go.")
+edit_format_option = click.option(
+    "--edit-format", "edit_format", default="whole", show_default=True, type=click.Choice(["whole", "search-replace"]),
+    help="How the model answers: the whole adapted file, or search/replace blocks against the script (shorter "
+         "answers; a whole file is still accepted).")
 
 
 @click.command()
@@ -43,11 +56,16 @@ def _adapter_keys() -> str:
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Docs retrieved in rag mode.")
 @pass_env_option
 @isolation_option
+@no_preserved_option
+@examples_option
+@outline_option
+@edit_format_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
           api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
           context_window: int | None, n: int, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
-          top_k: int, pass_env: tuple[str, ...], isolation: str) -> None:
+          top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
+          examples: bool, outline: bool, edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
@@ -81,8 +99,12 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     from opsgraft.evaluation.isolation import resolve
 
     flow.isolation = resolve(isolation)
+    flow.preserved = not no_preserved
+    flow.examples = examples
+    flow.outline = outline
+    flow.edit_format = edit_format
     if flow.precheck() == "already-present":
-        click.echo(f"{script} already uses {spec.component} for {spec.functionality}; nothing to do")
+        click.echo(f"{script} already uses {flow.spec.component} for {flow.spec.functionality}; nothing to do")
         return
     progress = Progress()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
@@ -97,7 +119,9 @@ def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> N
 
     with console.status("preparing the prompt") as status:
         progress.status = status
-        result = flow.execute(backend, on_event=lambda kind, data: _event(status, progress, kind, data), **kw)
+        # The product path stops at the first pass; only the benchmark needs every chain (pass@k).
+        result = flow.execute(backend, on_event=lambda kind, data: _event(status, progress, kind, data),
+                              stop_at_first_pass=True, **kw)
     run, paths = result.run, result.paths
     table = Table(title=f"{flow.spec.key} on {flow.script.name} ({run.mode}, {run.model})")
     for col in ("round", "sample", "tokens", "tok/s", "status", "why"):
@@ -109,6 +133,10 @@ def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> N
         rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"
         state: str = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
         why = summarize_failure(a.result) if a.result else a.error
+        if a.result is None and a.candidate is not None and a.sample in run.stopped:
+            state, why = "stopped", run.stopped[a.sample]
+        elif a.result is not None and a.result.preserved is not None:
+            state += ", preserved" if a.result.preserved else ", NOT preserved"
         table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, state, why[:80])
     console.print(table)
     click.echo(f"adapted: {paths['code']}")
@@ -118,6 +146,12 @@ def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> N
     if best is not None and best.result is not None:
         verdict = "PASSED" if best.passed else f"FAILED ({summarize_failure(best.result)})"
         click.echo(f"check:   {flow.spec.checker}: {verdict}")
+        if best.result.preserved is not None:
+            kept = "yes" if best.result.preserved else f"NO ({'; '.join(best.result.preserved_findings)})"
+            click.echo(f"kept:    prints and files of the original: {kept}")
+    if run.stopped:
+        stopped = ", ".join(str(s) for s in sorted(run.stopped))
+        click.echo(f"stopped: sample(s) {stopped}: another sample passed")
     t = run.timings
     click.echo(f"time:    {t.get('total_s', 0):.1f}s (generate {t.get('generate_s', 0):.1f}s, "
                f"sandbox {t.get('judge_s', 0):.1f}s)")

@@ -27,11 +27,16 @@ isolation_option = click.option(
     "--isolation", type=click.Choice(["none", "bwrap", "auto"]), default="auto", show_default=True,
     help="bwrap runs each sample under bubblewrap: no network, read-only root, own PID namespace; "
          "auto (the default) uses it where it works ('opsgraft doctor' says), else the plain sandbox. "
-         "Measured cost: about 2-4%% per sample.")
+         "Measured cost: about 2-4% per sample.")
 pass_env_option = click.option(
     "--pass-env", "pass_env", multiple=True, metavar="NAME",
     help="Pass this variable of yours to the sandboxed program (repeatable); by default it gets only "
          "an allowlist (PATH, locale, threads, CUDA runtime) and the task's pass_env.")
+
+no_preserved_option = click.option(
+    "--no-preserved", "no_preserved", is_flag=True,
+    help="Skip the preserved check: does each sample that ran still print and write what the original "
+         "script did? It costs one run of the original per task, cached.")
 
 
 def sandbox_options(func: Any) -> Any:
@@ -74,9 +79,10 @@ already judged.
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder [default: GENERATIONS without .jsonl, plus '-eval'].")
 @sandbox_options
+@no_preserved_option
 def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, device: str, per_gpu: int,
              executor: str, timeout_s: float | None, corpus_dir: Path | None, keep_workdirs: bool,
-             isolation: str, memory_limit: int | None, pass_env: tuple[str, ...]) -> None:
+             isolation: str, memory_limit: int | None, pass_env: tuple[str, ...], no_preserved: bool) -> None:
     from rich.console import Console
 
     from opsgraft.evaluation.evaluator import evaluate as run_evaluation
@@ -99,18 +105,29 @@ def evaluate(generations: Path, ks_text: str, out_dir: Path | None, jobs: int, d
         candidates = read_generations(generations)
     out = out_dir or generations.with_name(generations.name.removesuffix(".jsonl").removesuffix(".opsgraft.json")
                                            + "-eval")
-    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu, isolation, memory_limit, pass_env)
+    runner = make_runner(executor, jobs, device, timeout_s, keep_workdirs, per_gpu, isolation, memory_limit, pass_env,
+                         preserved=not no_preserved)
     err = Console(stderr=True, highlight=False)
 
     def progress(result: SampleResult) -> None:
         err.print(f"{result.status:8} {result.task_id} #{result.sample_index} "
-                  f"({result.execution.wall_s:.1f} s) {failure_reason(result)[:200]}", markup=False,
+                  f"({result.execution.wall_s:.1f} s){preserved_note(result)} {failure_reason(result)[:200]}",
+                  markup=False,
                   soft_wrap=True)  # one line per sample, whatever the terminal's width
 
     report = run_evaluation(candidates, out, ks, runner, tasks_dir=corpus_dir, on_result=progress,
                             known_tasks=known_tasks)
     print_report(report)
     click.echo(f"wrote {out / 'results.jsonl'} and {out / 'report.json'}")
+
+
+def preserved_note(result: Any) -> str:
+    """`` preserved`` / `` NOT preserved (finding; ...)`` for a judged sample; empty when not checked."""
+    if result.preserved is None:
+        return ""
+    if result.preserved:
+        return " preserved"
+    return f" NOT preserved ({'; '.join(result.preserved_findings)[:200]})"
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -130,6 +147,10 @@ def print_report(report: dict[str, Any]) -> None:
     table.add_section()
     table.add_row("all", "", str(report["overall"]["n_tasks"]), *[f"{report['overall'][k]:.3f}" for k in ks])
     wide_console().print(table)
+    kept = report.get("preserved") or {}
+    if kept.get("checked"):
+        click.echo(f"preserved: {kept['preserved']}/{kept['checked']} samples that ran still print and write what "
+                   f"the original did ({kept['passed_preserved']}/{kept['passed_checked']} of those that passed)")
     errors = report.get("errors", [])
     if errors:
         # An error is no verdict on the sample (a checker broke, the sandbox could not start).

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from opsgraft.commands._common import Progress, backend_options, make_backend
-from opsgraft.commands.adapt import _run_and_report
-from opsgraft.commands.evaluate import isolation_option, pass_env_option
+from opsgraft.commands.adapt import _run_and_report, edit_format_option, examples_option, outline_option
+from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
 @click.command()
@@ -36,12 +36,17 @@ from opsgraft.commands.evaluate import isolation_option, pass_env_option
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @pass_env_option
 @isolation_option
+@no_preserved_option
+@examples_option
+@outline_option
+@edit_format_option
 def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
               base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
               no_cache: bool, context_window: int | None, n: int, temperature: float, seed: int,
               max_tokens: int, top_k: int, run_: bool, repair: int, check_args: tuple[str, ...],
               timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
-              pass_env: tuple[str, ...], isolation: str) -> None:
+              pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
+              examples: bool, outline: bool, edit_format: str) -> None:
     """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
 
     Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;
@@ -72,6 +77,10 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
     from opsgraft.evaluation.isolation import resolve
 
     flow.isolation = resolve(isolation)
+    flow.preserved = not no_preserved
+    flow.examples = examples
+    flow.outline = outline
+    flow.edit_format = edit_format
     if check_args:
         assert flow.task is not None
         extra = {}

@@ -22,6 +22,10 @@ CASES = json.loads((HERE / "cases.json").read_text()) if (HERE / "cases.json").e
 
 def flow_for(case: dict, monkeypatch: pytest.MonkeyPatch):
     flow = corpus_workflow(case["task"], mode=case["mode"], strategy=case["strategy"])
+    # The cassette keys on the exact prompt: replay with the outline as recorded (cases recorded before
+    # adapters/outline.py existed carry no flag and had none).
+    flow.outline = bool(case.get("outline", False))
+    flow.examples = bool(case.get("examples", False))  # likewise for adapters/examples.py
     docs = [from_dict(RetrievedDoc, d) for d in case["docs"]]
     # The docs the model saw are part of the recording: retrieval itself is tested in tests/retrieval.
     monkeypatch.setattr(flow, "retrieve_docs", lambda backend: docs)
