@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "retrieve": "opsgraft.commands.retrieve:retrieve",
     "doctor": "opsgraft.commands.doctor:doctor",
     "model": "opsgraft.commands.model:model",
+    "bench": "opsgraft.commands.bench:bench",
+    "report": "opsgraft.commands.report:report",
 }
 
 HELP = {
@@ -35,6 +37,8 @@ HELP = {
     "retrieve": "Print the docs a retrieval strategy finds for a file.",
     "doctor": "Check the model, llama.cpp, Chromium, embeddings and caches.",
     "model": "Assemble and verify the embedded local model.",
+    "bench": "Run the Pass@k benchmark grid from a config or preset (resumable), then its report.",
+    "report": "Render report.md and a self-contained report.html from a bench run directory.",
 }
 
 

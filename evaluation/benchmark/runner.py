@@ -1,0 +1,475 @@
+"""Run the benchmark grid: models x modes x temperatures over the selected tasks, n sample chains each.
+
+Each (cell, task) runs the code path of ``opsgraft adapt --run``: a corpus Workflow's prompt and
+retrieval, :func:`opsgraft.adapters.pipeline.run_adaptation` with its repair loop, and the evaluator's
+sandbox and checker (through the executors, see judging.py). Around it:
+
+- Resume: every record is fsynced as its verdict arrives; a rerun skips finished chains and redoes
+  only the unfinished samples (``AdaptOptions.samples``), with their own seeds.
+- Overlap: several task workers share one model behind a lock, so while one task's samples are in
+  the sandbox another task's samples are generated. ``overlap=False`` is the serial baseline.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsgraft.errors import ConfigError, ContextOverflowError, NoCodeError
+from opsgraft.evaluation.benchmark import records as rec
+from opsgraft.evaluation.benchmark.config import (
+    STRATEGIES,
+    BenchConfig,
+    ModelEntry,
+    local_model_file,
+    model_name,
+    resolve_path,
+    select_tasks,
+    task_modes,
+)
+from opsgraft.llm.base import Backend
+from opsgraft.types import Candidate, Message, SampleResult, Task
+
+log = logging.getLogger(__name__)
+EventFn = Callable[[str, dict[str, Any]], None]
+BackendFactory = Callable[[ModelEntry], Backend]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """The samples of one task still to run in one cell."""
+
+    model: str
+    mode: str
+    temperature: float
+    task: Task
+    samples: tuple[int, ...]
+
+    @property
+    def cell(self) -> str:
+        return rec.cell_name(self.model, self.mode, self.temperature)
+
+
+@dataclass
+class Grid:
+    """The validated grid: tasks, models by name, and where config paths are relative to."""
+
+    cfg: BenchConfig
+    tasks: list[Task]
+    models: dict[str, ModelEntry]
+    base: Path | None = None
+
+    def units(self, done: set[rec.Key] | frozenset[rec.Key] = frozenset(), split_samples: bool = False
+              ) -> list[Unit]:
+        """What is left to run, task by task (so a cut-short run compares the cells on the same tasks)."""
+        out = []
+        for name in self.models:
+            for task in self.tasks:
+                for mode in task_modes(self.cfg, task.kind):
+                    for temp in self.cfg.temperatures:
+                        cell = rec.cell_name(name, mode, temp)
+                        todo = tuple(i for i in range(self.cfg.n) if (cell, task.id, i) not in done)
+                        if not todo:
+                            continue
+                        parts = [(i,) for i in todo] if split_samples else [todo]
+                        out += [Unit(name, mode, temp, task, p) for p in parts]
+        return out
+
+    def cells(self) -> list[str]:
+        """Every cell with at least one task."""
+        seen: dict[str, None] = {}
+        for u in self.units():
+            seen.setdefault(u.cell, None)
+        return list(seen)
+
+    def generations(self, units: Sequence[Unit] | None = None) -> tuple[int, int]:
+        """(first answers, at most this many more repair answers) the units imply."""
+        chains = sum(len(u.samples) for u in (self.units() if units is None else units))
+        return chains, chains * self.cfg.repair
+
+    def config_json(self) -> dict[str, Any]:
+        """The grid as run.json records it (what a resumed run must match)."""
+        data = self.cfg.model_dump(exclude={"tasks", "models"})
+        data["tasks"] = [t.id for t in self.tasks]
+        data["models"] = [self.models[name].model_dump() | {"name": name} for name in self.models]
+        return data
+
+    def models_json(self) -> dict[str, dict[str, Any]]:
+        """Each model's backend and identity: the GGUF's sha256 (hashed once, then cached)."""
+        out = {}
+        for name, m in self.models.items():
+            path = sha = None
+            if m.backend == "local":
+                file = local_model_file(m, self.base)
+                path, sha = str(file.resolve()), rec.file_sha256(file)
+            elif m.backend == "replay":
+                path = str(resolve_path(str(m.cassette), self.base).resolve())
+            out[name] = {"backend": m.backend, "path": path, "sha256": sha, "base_url": m.base_url,
+                         "model": m.model}
+        return out
+
+
+def make_grid(cfg: BenchConfig, base: Path | None = None, tasks_dir: Path | None = None) -> Grid:
+    """Check everything that can be checked before a model loads: tasks, modes, model files, cassettes."""
+    tasks = select_tasks(cfg.tasks, tasks_dir)
+    models: dict[str, ModelEntry] = {}
+    for m in cfg.models:
+        if m.backend == "local":
+            local_model_file(m, base)
+        elif m.backend == "replay":
+            cassette = resolve_path(str(m.cassette), base)
+            if not cassette.is_file():
+                raise ConfigError(f"model {model_name(m)!r}: cassette not found: {cassette}")
+        models[model_name(m)] = m
+    grid = Grid(cfg, tasks, models, base)
+    if not grid.units():
+        raise ConfigError("the grid is empty: no selected task takes any of the modes "
+                          f"{cfg.modes} (docprompt and rag are for inline tasks, strategies for translations)")
+    return grid
+
+
+def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = True,
+                  batched: bool = True) -> Backend:
+    """The backend of a model entry, built as `opsgraft adapt` builds it (response cache included)."""
+    import inspect
+
+    from opsgraft.llm import get_backend
+    from opsgraft.llm.replay import ReplayBackend
+
+    if entry.backend == "replay":
+        return ReplayBackend(resolve_path(str(entry.cassette), base), model=entry.model,
+                             context_window=entry.context_window)
+    backend: Backend
+    if entry.backend == "local":
+        from opsgraft.llm.local import LocalBackend
+
+        kw: dict[str, Any] = {"model_file": local_model_file(entry, base)}
+        if entry.context_window:
+            kw["n_ctx"] = entry.context_window
+        if entry.n_threads:
+            kw["n_threads"] = entry.n_threads
+        if "batched" in inspect.signature(LocalBackend.__init__).parameters:
+            kw["batched"] = batched
+        backend = get_backend("local", **kw)
+    else:
+        backend = get_backend("openai", model=entry.model, base_url=entry.base_url, api_key_env=entry.api_key_env,
+                              context_window=entry.context_window)
+    if cache:
+        from opsgraft.config import responses_dir
+        from opsgraft.llm.cache import CachedBackend
+
+        backend = CachedBackend(backend, responses_dir())
+    return backend
+
+
+class LockedBackend:
+    """One model shared by task workers: one generation at a time; counts busy time and tokens."""
+
+    def __init__(self, inner: Backend, lock: threading.Lock | None = None):
+        self.inner = inner
+        self.name, self.model, self.context_window = inner.name, inner.model, inner.context_window
+        self._lock = lock or threading.Lock()
+        self.busy_s = 0.0
+        self.tokens = 0
+
+    def generate(self, messages: Sequence[Message], n: int = 1, temperature: float = 0.2, max_tokens: int = 1024,
+                 seed: int | None = None, first_index: int = 0) -> list[Any]:
+        with self._lock:
+            t0 = time.perf_counter()
+            out = self.inner.generate(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                      first_index=first_index)
+            self.busy_s += time.perf_counter() - t0
+            self.tokens += sum(g.usage.completion_tokens for g in out if not g.cached)
+        return out
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        with self._lock:
+            return self.inner.count_tokens(messages)
+
+
+@dataclass
+class RunOptions:
+    """How to run the grid (not part of it: changing these never changes a verdict)."""
+
+    executor: str = "local"
+    jobs: int = 1
+    device: str = "auto"
+    isolation: str = "auto"
+    overlap: bool = True  # task workers share the model; False: one sample generated, judged, then the next
+    workers: int = 0  # task workers with overlap (0: jobs + 1)
+    cache: bool = True  # the on-disk response cache of `opsgraft adapt`
+    batched: bool = True  # multi-sequence decoding where the local backend offers it
+    render: bool = True  # report.md/report.html at the end (if the report module is there)
+    preserved: bool = True  # the preserved check, as `opsgraft adapt` runs it (where this opsgraft has it)
+    mlflow_dir: Path | None = None
+
+
+@dataclass
+class Summary:
+    """What a run did, for the command's last lines (and MLflow)."""
+
+    run_dir: Path
+    chains_done: int = 0
+    chains_total: int = 0
+    wall_s: float = 0.0
+    generate_busy_s: float = 0.0
+    completion_tokens: int = 0
+    judge_calls: int = 0
+    failed_units: list[str] = field(default_factory=list)
+    cells: dict[str, dict[str, float]] = field(default_factory=dict)
+    report: dict[str, Path] = field(default_factory=dict)
+    mlflow_dir: Path | None = None
+
+
+def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, on_event: EventFn | None = None,
+              backend_factory: BackendFactory | None = None) -> Summary:
+    """Run what is left of the grid in ``run_dir`` (created, or resumed when compatible)."""
+    from opsgraft.evaluation.benchmark.judging import JudgePool
+
+    opts = options or RunOptions()
+    emit = on_event or (lambda kind, data: None)
+    t_start = time.perf_counter()
+    rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
+    done = rec.finished_keys(rec.read_records(run_dir))
+    units = grid.units(done, split_samples=not opts.overlap)
+    total = sum(len(u.samples) for u in units)
+    summary = Summary(Path(run_dir), chains_total=total)
+    emit("start", {"total": total, "done": len(done), "units": len(units)})
+    pool = JudgePool(opts.executor, opts.jobs, opts.device, opts.isolation, preserved=opts.preserved)
+    factory = backend_factory or (lambda e: build_backend(e, grid.base, cache=opts.cache, batched=opts.batched))
+    try:
+        for name, entry in grid.models.items():
+            todo = [u for u in units if u.model == name]
+            if not todo:
+                continue
+            emit("model", {"model": name})
+            backend = LockedBackend(factory(entry))
+            workers = 1 if not opts.overlap else (opts.workers or opts.jobs + 1)
+            failed = _run_units(todo, backend, pool, rd, grid.cfg, workers, emit, opts.preserved)
+            summary.failed_units += failed
+            summary.generate_busy_s += backend.busy_s
+            summary.completion_tokens += backend.tokens
+            del backend
+    finally:
+        pool.close()
+        summary.judge_calls = pool.calls
+    summary.wall_s = time.perf_counter() - t_start
+    chains = rec.finished_chains(rec.read_records(run_dir))
+    summary.chains_done = len(chains)
+    summary.cells = cell_scores(chains, grid.cfg.n)
+    if opts.mlflow_dir is not None:
+        from opsgraft.evaluation.benchmark.tracking import log_cells
+
+        log_cells(opts.mlflow_dir, Path(run_dir), grid, summary.cells)
+        summary.mlflow_dir = opts.mlflow_dir
+    if opts.render:
+        summary.report = render_report(Path(run_dir))
+    emit("end", {"summary": summary})
+    return summary
+
+
+def cell_scores(chains: Sequence[Sequence[dict[str, Any]]], n: int) -> dict[str, dict[str, float]]:
+    """Per cell: pass@1 and pass@3 (unbiased, averaged over tasks), tasks and passed chains."""
+    from opsgraft.evaluation.passk import pass_at_k
+
+    per: dict[str, list[tuple[int, int]]] = {}
+    for (cell, _task), (n_done, c) in sorted(rec.pass_counts(chains).items()):
+        per.setdefault(cell, []).append((n_done, c))
+    out = {}
+    for cell, rows in per.items():
+        scores = {f"pass@{k}": sum(pass_at_k(nn, c, k) for nn, c in rows) / len(rows)
+                  for k in (1, 3) if all(nn >= k for nn, _ in rows)}
+        out[cell] = {**scores, "tasks": float(len(rows)), "passed": float(sum(c for _, c in rows)),
+                     "chains": float(sum(nn for nn, _ in rows))}
+    return out
+
+
+def render_report(run_dir: Path) -> dict[str, Path]:
+    """report.md/report.html through the report module, when this build has it."""
+    try:
+        from opsgraft.evaluation.benchmark import report
+    except ImportError:
+        log.warning("opsgraft.evaluation.benchmark.report is not available; no report rendered")
+        return {}
+    paths: dict[str, Path] = report.render(run_dir)
+    return paths
+
+
+def _run_units(units: list[Unit], backend: LockedBackend, pool: Any, rd: rec.RunDir, cfg: BenchConfig,
+               workers: int, emit: EventFn, preserved: bool = True) -> list[str]:
+    """Run units on ``workers`` daemon threads (a Ctrl-C is not held up by a generation in flight)."""
+    todo: queue.Queue[Unit] = queue.Queue()
+    for u in units:
+        todo.put(u)
+    failed: list[str] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                unit = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                _run_unit(unit, backend, pool, rd, cfg, emit, preserved)
+            except Exception as exc:  # one broken task must not sink the benchmark; its chains stay unfinished
+                log.error("%s on %s failed: %s", unit.cell, unit.task.id, " ".join(str(exc).split()))
+                failed.append(f"{unit.cell} {unit.task.id}: {exc}")
+                emit("unit-failed", {"cell": unit.cell, "task": unit.task.id, "error": str(exc)})
+
+    threads = [threading.Thread(target=work, name=f"bench-worker-{i}", daemon=True)
+               for i in range(max(1, min(workers, len(units))))]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.2)
+    except BaseException:
+        stop.set()
+        raise
+    return failed
+
+
+def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: BenchConfig, emit: EventFn,
+              preserved: bool = True) -> None:
+    """Adapt and judge one task's remaining samples in one cell, writing each record as it is known."""
+    from opsgraft.adapters import pipeline
+    from opsgraft.adapters.workflow import corpus_workflow
+
+    strategy = unit.mode if unit.mode in STRATEGIES else ""
+    flow = corpus_workflow(unit.task.id, mode=unit.mode, strategy=strategy, top_k=cfg.top_k)
+    flow.preserved = preserved  # its repair prompts name what the script no longer does
+    for knob in ("outline", "examples", "edit_format"):  # prompt knobs; None keeps the Workflow's default
+        value = getattr(cfg, knob)
+        if value is not None:
+            setattr(flow, knob, value)
+    assert flow.task is not None
+    emit("unit", {"cell": unit.cell, "task": unit.task.id, "samples": unit.samples})
+    t0 = time.perf_counter()
+    flow.docs = flow.retrieve_docs(backend)
+    flow._backend, flow._max_tokens = backend, cfg.max_tokens
+    flow.fit_docs(backend, cfg.max_tokens)
+    retrieve_s = time.perf_counter() - t0
+    kw: dict[str, Any] = {"n": cfg.n, "temperature": unit.temperature, "max_tokens": cfg.max_tokens,
+                          "seed": cfg.seed, "repair": cfg.repair, "run": True, "timeout_s": flow.task.timeout_s,
+                          "samples": unit.samples}
+    kw["stop_at_first_pass"] = False  # pass@k needs every chain
+    kw["edit_format"] = flow.edit_format
+    options = pipeline.AdaptOptions(**kw)
+    chains = ChainRecorder(unit, rd, cfg, flow.task, flow.source, retrieve_s, pool, emit)
+    try:
+        run = pipeline.run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt, options,
+                                      mode=unit.mode, build_repair=flow.build_repair,
+                                      build_restart=flow.build_restart, judge=chains.judge, on_event=chains.event)
+    except (NoCodeError, ContextOverflowError) as exc:
+        # Deterministic for this prompt: the chains end here (adapt stops the same way).
+        chains.close_all("no-code" if isinstance(exc, NoCodeError) else "error", str(exc))
+        return
+    chains.finish(run)
+
+
+class ChainRecorder:
+    """Turns the pipeline's events into records: each as soon as it is known to be final or not."""
+
+    def __init__(self, unit: Unit, rd: rec.RunDir, cfg: BenchConfig, task: Task, source: str, retrieve_s: float,
+                 pool: Any, emit: EventFn):
+        self.unit, self.rd, self.cfg, self.task, self.source = unit, rd, cfg, task, source
+        self.retrieve_s = retrieve_s / max(1, len(unit.samples))
+        self.pool, self.emit = pool, emit
+        self.judge_s: dict[tuple[int, int], float] = {}
+        self.written: set[tuple[int, int]] = set()
+        self.finished: set[int] = set()
+
+    def judge(self, task: Task, candidate: Candidate) -> SampleResult:
+        """The executors' judge, timed per (sample, round)."""
+        round_ = int(candidate.origin.removeprefix("round") or 0) if candidate.origin.startswith("round") else 0
+        t0 = time.perf_counter()
+        result: SampleResult = self.pool.judge(task, candidate)
+        self.judge_s[(candidate.sample_index, round_)] = time.perf_counter() - t0
+        return result
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.emit("phase", {"kind": kind, "cell": self.unit.cell, "task": self.unit.task.id,
+                            **{k: v for k, v in data.items() if k != "attempt"}})
+        attempt = data.get("attempt")
+        if attempt is None:
+            return
+        if kind == "verdict" and (attempt.passed or attempt.round >= self.cfg.repair):
+            self.write(attempt, final=True)
+        elif kind == "repair":
+            self.write(attempt, final=False)  # a repair follows: this round was not the chain's last
+
+    def finish(self, run: Any) -> None:
+        """Write what the events did not: each chain's last round is final."""
+        last = run.final()
+        for a in sorted(run.attempts, key=lambda a: (a.round, a.sample)):
+            if (a.sample, a.round) not in self.written:
+                self.write(a, final=last[a.sample] is a)
+
+    def close_all(self, status: str, reason: str) -> None:
+        """End every sample without an answer to judge (no code at all, the prompt does not fit)."""
+        for sample in self.unit.samples:
+            if sample not in self.finished:
+                self._append(sample, 0, True, status, [reason], None, 0, 0, 0.0, None, None)
+
+    def write(self, a: Any, final: bool) -> None:
+        if (a.sample, a.round) in self.written:
+            return
+        code_file = diff_file = None
+        if a.candidate is not None:
+            code_file, diff_file = self.rd.save_code(self.unit.cell, self.task.id, a.sample, a.round, self.task.entry,
+                                                     a.candidate.files[self.task.entry], self.source)
+        res = a.result
+        status = res.status if res else ("no-code" if a.candidate is None else "error")
+        reasons = _reasons(res) if res else ([a.error] if a.error else [])
+        g = a.generation
+        self._append(a.sample, a.round, final, status, reasons, getattr(res, "preserved", None),
+                     g.usage.prompt_tokens, g.usage.completion_tokens, g.wall_s, code_file, diff_file)
+
+    def _append(self, sample: int, round_: int, final: bool, status: str, reasons: list[str], preserved: Any,
+                prompt_tokens: int, completion_tokens: int, generate_s: float, code_file: str | None,
+                diff_file: str | None) -> None:
+        u, t = self.unit, self.task
+        reasons = [" ".join(r.split()) for r in reasons if r and r.strip()]
+        seed = self.cfg.seed if round_ == 0 else self.cfg.seed + 1000 * round_ + sample
+        self.rd.append({
+            "v": rec.RECORD_VERSION, "cell": u.cell, "model": u.model, "mode": u.mode, "temperature": u.temperature,
+            "task": t.id, "functionality": t.functionality, "component": t.component, "framework": t.framework,
+            "kind": t.kind, "split": t.split, "sample": sample, "round": round_, "final": final, "status": status,
+            "reason": "" if status == "passed" else (reasons[0][:300] if reasons else status),
+            "reasons": reasons if status != "passed" else [],
+            "preserved": preserved if isinstance(preserved, bool) else None,
+            "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
+            "wall_s": {"retrieve": round(self.retrieve_s if round_ == 0 else 0.0, 3),
+                       "generate": round(float(generate_s), 3),
+                       "judge": round(self.judge_s.get((sample, round_), 0.0), 3)},
+            "seed": seed, "code_file": code_file, "diff_file": diff_file, "time": rec.now(),
+        })
+        self.written.add((sample, round_))
+        if final:
+            self.finished.add(sample)
+            self.emit("chain", {"cell": u.cell, "task": t.id, "sample": sample, "status": status,
+                                "passed": status == "passed"})
+
+
+def _reasons(result: SampleResult) -> list[str]:
+    """The checker's reasons, after how the program ended; the last stderr line when there is nothing else."""
+    reasons = list(result.verdict.reasons) if result.verdict else []
+    if result.status == "timeout":
+        reasons.insert(0, f"the program did not finish within {result.execution.wall_s:.0f}s")
+    elif result.status == "failed" and result.execution.returncode not in (None, 0) and not any(
+            f"code {result.execution.returncode}" in r for r in reasons):
+        # The error line says more than the checker's account of what is missing afterwards.
+        lines = [ln for ln in result.execution.stderr_tail.splitlines() if ln.strip()]
+        reasons.insert(0, f"exit code {result.execution.returncode}: {lines[-1] if lines else 'no stderr'}")
+    if not reasons and result.status != "passed":
+        lines = [ln for ln in result.execution.stderr_tail.splitlines() if ln.strip()]
+        reasons = [lines[-1] if lines else result.status]
+    return reasons

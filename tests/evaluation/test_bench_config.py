@@ -1,0 +1,126 @@
+"""`opsgraft bench` config: validation errors are one line naming the key, dry-run counts the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsgraft.errors import ConfigError, UnknownComponentError
+from opsgraft.evaluation.benchmark.config import (
+    Overrides,
+    apply_overrides,
+    load_config,
+    parse_config,
+    select_tasks,
+    task_modes,
+)
+from opsgraft.evaluation.corpus import load_corpus
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def cassette(tmp_path: Path) -> Path:
+    """An empty (but existing) cassette: enough for a dry run, which never generates."""
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    return path
+
+
+def test_unknown_top_level_key_names_it(tmp_path: Path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text('modez = ["zero-shot"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert str(err.value) == f"{cfg}: modez: unknown key"
+
+
+def test_unknown_nested_key_names_its_place(tmp_path: Path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text('[tasks]\nids = ["*"]\n\n[[models]]\nbackend = "local"\n\n[[models]]\nbackend = "replay"\npathh = "x"\n')
+    with pytest.raises(ConfigError, match=r"b\.toml: models\[1\]\.pathh: unknown key$"):
+        load_config(cfg)
+    cfg.write_text('[tasks]\nidz = ["*"]\n')
+    with pytest.raises(ConfigError, match=r"tasks\.idz: unknown key$"):
+        load_config(cfg)
+
+
+def test_temperature_out_of_range_and_unknown_mode():
+    with pytest.raises(ConfigError, match=r"temperatures: 2\.5 is out of range \(0 to 2\)"):
+        parse_config({"temperatures": [0.2, 2.5]})
+    with pytest.raises(ConfigError, match=r"temperatures: -0\.1 is out of range"):
+        apply_overrides(parse_config({}), Overrides(temperatures=(-0.1,)))
+    with pytest.raises(ConfigError, match="unknown mode 'few-shot'"):
+        parse_config({"modes": ["few-shot"]})
+
+
+def test_bad_toml_is_one_line(tmp_path: Path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text("n = \n")
+    with pytest.raises(ConfigError, match="not valid TOML") as err:
+        load_config(cfg)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_task_and_empty_glob():
+    with pytest.raises(UnknownComponentError, match="Did you mean 'tracking-mlflow-sklearn-diabetes'"):
+        select_tasks(parse_config({"tasks": {"ids": ["tracking-mlflow-sklearn-diabetis"]}}).tasks)
+    with pytest.raises(UnknownComponentError, match="matches no corpus task"):
+        select_tasks(parse_config({"tasks": {"ids": ["nothing-*"]}}).tasks)
+
+
+def test_selection_by_fields_excludes_ablation():
+    sel = parse_config({"tasks": {"ids": ["*"], "framework": ["sklearn"], "kind": ["inline"]}}).tasks
+    got = [t.id for t in select_tasks(sel)]
+    want = sorted(t.id for t in load_corpus() if t.framework == "sklearn" and t.kind == "inline")
+    assert got == want and got
+    assert not any(t.startswith("ablation") for t in [t.id for t in select_tasks(parse_config({}).tasks)])
+
+
+def test_unknown_preset_and_model_file(tmp_path: Path, cassette: Path):
+    code, _, err = run_cli(["bench", "--preset", "smok", "--dry-run"])
+    assert code == 2 and err.count("\n") == 1 and "smok" in err
+    code, _, err = run_cli(["bench", "--preset", "smoke", "--model", str(tmp_path / "nope.gguf"), "--dry-run"])
+    assert code == 2 and err.strip() == f"error: model file not found: {tmp_path / 'nope.gguf'}"
+    code, _, err = run_cli(["bench", "--preset", "smoke", "--model", "replay:" + str(tmp_path / "no.jsonl"),
+                            "--dry-run"])
+    assert code == 2 and "cassette not found" in err and err.count("\n") == 1
+    code, _, err = run_cli(["bench", "--preset", "smoke", "--modes", "zero-shot,telepathy", "--dry-run",
+                            "--model", f"replay:{cassette}"])
+    assert code == 2 and "unknown mode 'telepathy'" in err
+
+
+def test_dry_run_counts_the_smoke_grid(cassette: Path):
+    code, out, err = run_cli(["bench", "--preset", "smoke", "--model", f"replay:{cassette}", "--dry-run"])
+    assert code == 0, err
+    cfg, _ = load_config(preset="smoke")
+    assert len(cfg.tasks.ids) == 5 and cfg.n == 3 and cfg.temperatures == [0.2] and cfg.repair == 0
+    tasks = select_tasks(cfg.tasks)
+    assert {t.functionality for t in tasks} == {"tracking", "registration", "hpo", "pruning", "translation"}
+    assert {t.kind for t in tasks} == {"inline", "translate"}
+    assert "cells: 1; generations: 15 first answers" in out
+
+
+def test_dry_run_counts_the_paper_grid_with_flags_over_the_file(cassette: Path):
+    corpus = [t for t in load_corpus() if t.kind != "ablation"]
+    cfg, _ = load_config(preset="paper")
+    inline = sum(1 for t in corpus if t.kind == "inline")
+    translate = len(corpus) - inline
+    assert task_modes(cfg, "inline") == ["zero-shot", "docprompt"]
+    assert task_modes(cfg, "translate") == ["docs-search", "llm-search", "llm-docs-search"]
+    want = (inline * 2 + translate * 3) * 3 * 3
+    code, out, err = run_cli(["bench", "--preset", "paper", "--model", f"replay:{cassette}", "--dry-run"])
+    assert code == 0, err
+    assert f"cells: 15; generations: {want} first answers" in out
+    # Flags override the file: one temperature, n=1, repair 2.
+    code, out, _ = run_cli(["bench", "--preset", "paper", "--model", f"replay:{cassette}", "--dry-run",
+                            "--temperatures", "0.2", "--n", "1", "--repair", "2"])
+    first = inline * 2 + translate * 3
+    assert code == 0 and f"cells: 5; generations: {first} first answers + up to {2 * first} repair answers" in out
+
+
+def test_config_and_flag_together_is_an_error(tmp_path: Path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text("n = 2\n")
+    code, _, err = run_cli(["bench", str(cfg), "--preset", "smoke", "--dry-run"])
+    assert code == 2 and "not both" in err

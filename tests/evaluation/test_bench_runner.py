@@ -1,0 +1,224 @@
+"""The bench runner over real corpus tasks, the real sandbox and checkers, with replay/scripted models.
+
+Answers are the task's reference solution (passes) or a program that fails at once, so each test
+judges real samples in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from opsgraft import config
+from opsgraft.evaluation.benchmark import records as rec
+from opsgraft.evaluation.benchmark.config import parse_config
+from opsgraft.evaluation.benchmark.runner import RunOptions, make_grid, run_bench
+from opsgraft.evaluation.corpus import load_task, reference_files
+from opsgraft.llm.scripted import ScriptedBackend
+from tests.conftest import cassette_for_flow
+
+TASKS = ["registration-mlflow-sklearn-iris", "tracking-mlflow-sklearn-diabetes"]
+PASS_TASK = "tracking-mlflow-sklearn-diabetes"  # its reference passes in ~15 s (registration's takes ~40 s)
+FAIL = "```python\nraise SystemExit('not adapted')\n```"
+SLOW_FAIL = "```python\nimport time\ntime.sleep(2)\nraise SystemExit('not adapted')\n```"
+RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component", "framework",
+               "kind", "split", "sample", "round", "final", "status", "reason", "reasons", "preserved",
+               "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
+
+
+def reference_answer(task_id: str) -> str:
+    task = load_task(task_id)
+    return f"```python\n{reference_files(task)[task.entry]}```"
+
+
+def record_cassette(path: Path, answers: dict[str, list[str]], temperature: float = 0.2) -> Path:
+    from opsgraft.adapters.workflow import corpus_workflow
+
+    for task_id, texts in answers.items():
+        flow = corpus_workflow(task_id)
+        if hasattr(flow, "examples"):
+            flow.examples = False  # as the configs below ask: the cassette answers the bench's prompt
+        cassette_for_flow(path, flow, texts, temperature=temperature)
+    return path
+
+
+def grid_for(cassette: Path, **extra):
+    data = {"tasks": {"ids": TASKS}, "models": [{"name": "rec", "backend": "replay", "cassette": str(cassette)}],
+            "n": 3, "temperatures": [0.2], "examples": False, **extra}
+    return make_grid(parse_config(data))
+
+
+def test_replay_bench_writes_records_per_the_schema(tmp_path: Path):
+    cassette = record_cassette(tmp_path / "c.jsonl", {TASKS[0]: [FAIL] * 3, PASS_TASK: [reference_answer(PASS_TASK), FAIL, FAIL]})
+    run_dir = tmp_path / "run"
+    summary = run_bench(grid_for(cassette), run_dir, RunOptions(isolation="none", render=False))
+    assert summary.judge_calls == 6 and summary.chains_done == 6 and not summary.failed_units
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["opsgraft_bench"] == 1 and run["config"]["tasks"] == TASKS and len(run["corpus_version"]) == 16
+    assert set(run["machine"]) == {"hostname", "platform", "python", "cpus", "mem_gib", "gpu"}
+    assert run["models"]["rec"]["backend"] == "replay"
+    records = rec.read_records(run_dir)
+    assert len(records) == 6
+    for r in records:
+        assert set(r) == RECORD_KEYS
+        assert r["cell"] == "rec|zero-shot|0.2" and r["round"] == 0 and r["final"] is True
+        assert set(r["wall_s"]) == {"retrieve", "generate", "judge"} and r["wall_s"]["judge"] > 0
+        assert (run_dir / r["code_file"]).is_file() and (run_dir / r["diff_file"]).read_text().startswith("--- a/")
+    by = {(r["task"], r["sample"]): r for r in records}
+    assert by[(PASS_TASK, 0)]["status"] == "passed" and by[(PASS_TASK, 0)]["reason"] == ""
+    assert by[(PASS_TASK, 0)]["reasons"] == [] and by[(PASS_TASK, 0)]["preserved"] in (True, None)
+    for key in [(PASS_TASK, 1), (PASS_TASK, 2), *((TASKS[0], i) for i in range(3))]:
+        assert by[key]["status"] == "failed" and "not adapted" in by[key]["reason"]
+    for task in TASKS:
+        assert by[(task, 0)]["functionality"] == load_task(task).functionality
+    # pass@k per task, averaged: (1/3 + 0) / 2 and (1 + 0) / 2.
+    assert summary.cells["rec|zero-shot|0.2"]["pass@1"] == pytest.approx(1 / 6)
+    assert summary.cells["rec|zero-shot|0.2"]["pass@3"] == pytest.approx(0.5)
+    # A rerun finds everything finished: nothing generated or judged again.
+    again = run_bench(grid_for(cassette), run_dir, RunOptions(isolation="none", render=False))
+    assert again.judge_calls == 0 and len(rec.read_records(run_dir)) == 6
+
+
+def test_repair_rounds_are_records_and_only_the_last_is_final(tmp_path: Path):
+    task = PASS_TASK
+    backend = ScriptedBackend([FAIL, reference_answer(task)], model=config.MODEL_NAME)
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    data = {"tasks": {"ids": [task]}, "n": 1, "repair": 2, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "s", "backend": "replay", "cassette": str(cassette)}]}
+    summary = run_bench(make_grid(parse_config(data)), tmp_path / "run",
+                        RunOptions(isolation="none", render=False), backend_factory=lambda e: backend)
+    records = rec.read_records(tmp_path / "run")
+    assert [(r["round"], r["status"], r["final"]) for r in records] == [(0, "failed", False), (1, "passed", True)]
+    assert records[1]["seed"] == 1000 and summary.judge_calls == 2 and len(backend.calls) == 2
+
+
+def test_generation_overlaps_judging(tmp_path: Path):
+    """While one task's sample is in the sandbox, the model already answers for the next task."""
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    backend = ScriptedBackend([SLOW_FAIL, SLOW_FAIL], model=config.MODEL_NAME)
+    data = {"tasks": {"ids": TASKS}, "n": 1, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "s", "backend": "replay", "cassette": str(cassette)}]}
+    events: list[tuple[float, str, str]] = []
+
+    def on_event(kind, data):
+        if kind == "phase":
+            events.append((time.perf_counter(), data["kind"], data["task"]))
+
+    run_bench(make_grid(parse_config(data)), tmp_path / "run", RunOptions(isolation="none", render=False),
+              on_event=on_event, backend_factory=lambda e: backend)
+    judging = {task: (next(t for t, k, tk in events if k == "judge" and tk == task),
+                      next(t for t, k, tk in events if k == "verdict" and tk == task)) for task in TASKS}
+    first = min(TASKS, key=lambda task: judging[task][0])
+    other = next(task for task in TASKS if task != first)
+    gen_other = next(t for t, k, tk in events if k == "generate" and tk == other)
+    assert gen_other < judging[first][1], "the second task's generation waited for the first verdict"
+
+
+BENCH_TOML = """
+n = 3
+temperatures = [0.2]
+examples = false
+[tasks]
+ids = {tasks}
+[[models]]
+name = "rec"
+backend = "replay"
+cassette = "{cassette}"
+"""
+
+
+def test_sigkill_mid_run_then_resume_redoes_no_finished_sample(tmp_path: Path):
+    # Each sample's answer names its index: a redone sample must get its own answer (seed), not sample 0's.
+    answers = [SLOW_FAIL.replace("'not adapted'", f"'not adapted {i}'") for i in range(3)]
+    cassette = record_cassette(tmp_path / "c.jsonl", {t: answers for t in TASKS})
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(BENCH_TOML.format(tasks=json.dumps(TASKS), cassette=cassette))
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "opsgraft.cli", "bench", str(cfg), "--run-dir", str(run_dir), "--isolation",
+           "none", "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    records = run_dir / "records.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if records.is_file() and records.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    os.killpg(proc.pid, signal.SIGKILL)  # the bench and its sandboxed samples, mid-run
+    proc.wait()
+    before = rec.finished_keys(rec.read_records(run_dir))
+    assert 2 <= len(before) < 6
+    summary = run_bench(grid_for(cassette), run_dir, RunOptions(isolation="none", render=False))
+    assert summary.judge_calls == 6 - len(before)
+    final = rec.read_records(run_dir)
+    per_chain: dict[tuple, int] = {}
+    for r in final:
+        per_chain[rec.chain_key(r)] = per_chain.get(rec.chain_key(r), 0) + 1
+    # repair 0: one record per judged sample; a finished sample judged twice would have two.
+    assert len(per_chain) == 6 and set(per_chain.values()) == {1}
+    assert {r["status"] for r in final} == {"failed"}
+    assert all(f"not adapted {r['sample']}" in r["reason"] for r in final)
+
+
+def test_serial_baseline_does_not_overlap(tmp_path: Path):
+    """bench_wall's serial way: the next sample is generated only after the last verdict."""
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    backend = ScriptedBackend([SLOW_FAIL, SLOW_FAIL], model=config.MODEL_NAME)
+    data = {"tasks": {"ids": TASKS}, "n": 1, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "s", "backend": "replay", "cassette": str(cassette)}]}
+    events: list[tuple[str, str]] = []
+    run_bench(make_grid(parse_config(data)), tmp_path / "run",
+              RunOptions(isolation="none", render=False, overlap=False),
+              on_event=lambda kind, d: events.append((d["kind"], d["task"])) if kind == "phase" else None,
+              backend_factory=lambda e: backend)
+    kinds = [k for k, _ in events if k in ("generate", "judge", "verdict")]
+    assert kinds == ["generate", "judge", "verdict"] * 2
+
+
+def test_mlflow_logs_one_run_per_cell_and_a_resume_updates_it(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import run_cli
+
+    cassette = record_cassette(tmp_path / "c.jsonl", {TASKS[0]: [FAIL] * 3})
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(BENCH_TOML.format(tasks=json.dumps(TASKS[:1]), cassette=cassette))
+    store = tmp_path / "mlruns"
+    args = ["bench", str(cfg), "--run-dir", str(tmp_path / "run"), "--isolation", "none", "--no-report",
+            "--mlflow", str(store)]
+    for _ in range(2):
+        code, out, err = run_cli(args)
+        assert code == 0, err
+    client = MlflowClient(tracking_uri=f"sqlite:///{store.resolve() / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("opsgraft-bench")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.data.tags["opsgraft_cell"] == "rec|zero-shot|0.2"
+    assert run.data.metrics["pass_at_1"] == 0.0 and run.data.metrics["chains"] == 3.0
+    assert run.data.params["n"] == "3" and run.data.params["model"] == "rec"
+    assert "rec|zero-shot|0.2" in out and "0/3" in out
+
+
+def test_pipeline_runs_only_the_asked_samples_with_their_own_indices(tmp_path: Path):
+    from opsgraft.adapters.pipeline import AdaptOptions, run_adaptation
+    from opsgraft.adapters.workflow import corpus_workflow
+
+    flow = corpus_workflow(PASS_TASK)
+    backend = ScriptedBackend([FAIL, FAIL, FAIL])
+    run = run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt,
+                         AdaptOptions(n=4, samples=(0, 2, 3)))
+    assert [a.sample for a in run.attempts] == [0, 2, 3]
+    assert [a.generation.index for a in run.attempts] == [0, 2, 3]
+    assert [n for _, n in backend.calls] == [1, 2]  # runs of consecutive indices share a call
