@@ -1,6 +1,6 @@
 """The benchmark's run directory: run.json, the append-only records.jsonl and each candidate's code.
 
-Format (a contract with the report, /work/notes/BENCH_SCHEMA.md): run.json is written once; a rerun
+Format (a contract with the report, evaluation/benchmark/RECORDS.md): run.json is written once; a rerun
 on the same directory with another format, opsgraft version, corpus version, grid or model file is
 refused with the reason. records.jsonl holds one JSON object per sample per round, each line
 fsynced; a torn last line (a kill mid-write) is dropped by the reader and truncated by the writer.

@@ -431,14 +431,16 @@ class ChainRecorder:
         reasons = _reasons(res) if res else ([a.error] if a.error else [])
         g = a.generation
         self._append(a.sample, a.round, final, status, reasons, getattr(res, "preserved", None),
-                     g.usage.prompt_tokens, g.usage.completion_tokens, g.wall_s, code_file, diff_file)
+                     g.usage.prompt_tokens, g.usage.completion_tokens, g.wall_s, code_file, diff_file,
+                     list(getattr(res, "preserved_findings", None) or ()))
 
     def _append(self, sample: int, round_: int, final: bool, status: str, reasons: list[str], preserved: Any,
                 prompt_tokens: int, completion_tokens: int, generate_s: float, code_file: str | None,
-                diff_file: str | None) -> None:
+                diff_file: str | None, preserved_findings: list[str] | None = None) -> None:
         u, t = self.unit, self.task
         reasons = [" ".join(r.split()) for r in reasons if r and r.strip()]
-        seed = self.cfg.seed if round_ == 0 else self.cfg.seed + 1000 * round_ + sample
+        # as the pipeline seeds them: sample i of round 0 is the backend's index i (seed + i)
+        seed = self.cfg.seed + sample if round_ == 0 else self.cfg.seed + 1000 * round_ + sample
         self.rd.append({
             "v": rec.RECORD_VERSION, "cell": u.cell, "model": u.model, "mode": u.mode, "temperature": u.temperature,
             "task": t.id, "functionality": t.functionality, "component": t.component, "framework": t.framework,
@@ -446,6 +448,7 @@ class ChainRecorder:
             "reason": "" if status == "passed" else (reasons[0][:300] if reasons else status),
             "reasons": reasons if status != "passed" else [],
             "preserved": preserved if isinstance(preserved, bool) else None,
+            "preserved_findings": [str(f)[:300] for f in preserved_findings or []],
             "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
             "wall_s": {"retrieve": round(self.retrieve_s if round_ == 0 else 0.0, 3),
                        "generate": round(float(generate_s), 3),

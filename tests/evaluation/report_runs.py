@@ -1,4 +1,4 @@
-"""A bench run directory written by hand, per /work/notes/BENCH_SCHEMA.md, for the report tests.
+"""A bench run directory written by hand, per evaluation/benchmark/RECORDS.md, for the report tests.
 
 EXPECTED lists, per (cell, task), the finished samples as the rounds they passed at (None: never
 passed), so that the tests can compute every number on their own with math.comb.

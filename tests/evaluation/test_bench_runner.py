@@ -30,7 +30,7 @@ FAIL = "```python\nraise SystemExit('not adapted')\n```"
 SLOW_FAIL = "```python\nimport time\ntime.sleep(2)\nraise SystemExit('not adapted')\n```"
 RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component", "framework",
                "kind", "split", "sample", "round", "final", "status", "reason", "reasons", "preserved",
-               "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
+               "preserved_findings", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
 
 
 def reference_answer(task_id: str) -> str:
@@ -78,6 +78,8 @@ def test_replay_bench_writes_records_per_the_schema(tmp_path: Path):
         assert by[key]["status"] == "failed" and "not adapted" in by[key]["reason"]
     for task in TASKS:
         assert by[(task, 0)]["functionality"] == load_task(task).functionality
+        # sample i is the backend's index i: its seed is seed + i
+        assert [by[(task, i)]["seed"] for i in range(3)] == [0, 1, 2]
     # pass@k per task, averaged: (1/3 + 0) / 2 and (1 + 0) / 2.
     assert summary.cells["rec|zero-shot|0.2"]["pass@1"] == pytest.approx(1 / 6)
     assert summary.cells["rec|zero-shot|0.2"]["pass@3"] == pytest.approx(0.5)
