@@ -12,6 +12,7 @@ sandbox and checker (through the executors, see judging.py). Around it:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -184,7 +185,12 @@ class LockedBackend:
             t0 = time.perf_counter()
             out = self.inner.generate(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                       first_index=first_index)
-            self.busy_s += time.perf_counter() - t0
+            call_s = time.perf_counter() - t0
+            self.busy_s += call_s
+            if len(out) > 1:
+                # Samples decoded together (batched llama.cpp, an OpenAI n=) each report the whole call's span;
+                # a record's generate time is the sample's share of the model's time, so tokens/s adds up.
+                out = [dataclasses.replace(g, wall_s=call_s / len(out)) for g in out]
             self.tokens += sum(g.usage.completion_tokens for g in out if not g.cached)
         return out
 

@@ -224,3 +224,29 @@ def test_pipeline_runs_only_the_asked_samples_with_their_own_indices(tmp_path: P
     assert [a.sample for a in run.attempts] == [0, 2, 3]
     assert [a.generation.index for a in run.attempts] == [0, 2, 3]
     assert [n for _, n in backend.calls] == [1, 2]  # runs of consecutive indices share a call
+
+
+def test_samples_decoded_together_record_their_share_of_the_call() -> None:
+    """A batched call reports every sample with the whole call's span; the record keeps each sample's share."""
+    from opsgraft.evaluation.benchmark.runner import LockedBackend
+    from opsgraft.types import Generation, Message, Usage
+
+    class Together:
+        name, model, context_window = "fake", "fake", 4096
+
+        def generate(self, messages, n=1, temperature=0.2, max_tokens=1024, seed=None, first_index=0):  # type: ignore[no-untyped-def]
+            time.sleep(0.3)
+            return [Generation(text="x", index=first_index + i, model="fake", backend="fake",
+                               usage=Usage(prompt_tokens=1, completion_tokens=10), wall_s=0.3)
+                    for i in range(n)]
+
+        def count_tokens(self, messages):  # type: ignore[no-untyped-def]
+            return 1
+
+    locked = LockedBackend(Together())  # type: ignore[arg-type]
+    out = locked.generate([Message(role="user", content="hi")], n=3)
+    assert [g.index for g in out] == [0, 1, 2]
+    assert all(0.09 <= g.wall_s <= 0.2 for g in out)  # about 0.3 s / 3, not 0.3 s each
+    assert abs(sum(g.wall_s for g in out) - locked.busy_s) < 1e-6 and locked.tokens == 30
+    [one] = locked.generate([Message(role="user", content="hi")], n=1)
+    assert one.wall_s == 0.3  # a single sample keeps the backend's own time
