@@ -449,7 +449,8 @@ class ChainRecorder:
         seed = self.cfg.seed + sample if round_ == 0 else self.cfg.seed + 1000 * round_ + sample
         self.rd.append({
             "v": rec.RECORD_VERSION, "cell": u.cell, "model": u.model, "mode": u.mode, "temperature": u.temperature,
-            "task": t.id, "functionality": t.functionality, "component": t.component, "framework": t.framework,
+            "task": t.id, "functionality": t.functionality, "component": t.component,
+            "source_component": t.source_component, "framework": t.framework,
             "kind": t.kind, "split": t.split, "sample": sample, "round": round_, "final": final, "status": status,
             "reason": "" if status == "passed" else (reasons[0][:300] if reasons else status),
             "reasons": reasons if status != "passed" else [],

@@ -28,7 +28,8 @@ TASKS = ["registration-mlflow-sklearn-iris", "tracking-mlflow-sklearn-diabetes"]
 PASS_TASK = "tracking-mlflow-sklearn-diabetes"  # its reference passes in ~15 s (registration's takes ~40 s)
 FAIL = "```python\nraise SystemExit('not adapted')\n```"
 SLOW_FAIL = "```python\nimport time\ntime.sleep(2)\nraise SystemExit('not adapted')\n```"
-RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component", "framework",
+RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component",
+               "source_component", "framework",
                "kind", "split", "sample", "round", "final", "status", "reason", "reasons", "preserved",
                "preserved_findings", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
 
