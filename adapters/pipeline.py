@@ -76,6 +76,8 @@ class Attempt:
     error: str = ""  # why there is no candidate
     result: SampleResult | None = None
     notes: str = ""  # what merging and post-processing did to the answer's code
+    # Certain errors a static check found in the code before its repair (adapters/preflight.py).
+    static: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -138,7 +140,8 @@ class AdaptRun:
                     "round": a.round, "sample": a.sample, "prompt": to_dict(a.prompt),
                     "generation": to_dict(a.generation),
                     "candidate": to_dict(a.candidate) if a.candidate else None,
-                    "error": a.error, "notes": a.notes, "result": to_dict(a.result) if a.result else None,
+                    "error": a.error, "notes": a.notes, "static": a.static,
+                    "result": to_dict(a.result) if a.result else None,
                 }
                 for a in self.attempts
             ],
@@ -220,8 +223,13 @@ def run_adaptation(
     build_restart: Callable[[Attempt, list[str]], Prompt] | None = None,
     judge: Callable[[Task, Candidate], SampleResult] | None = None,
     on_event: EventFn | None = None,
+    static_check: Callable[[Attempt], list[str]] | None = None,
 ) -> AdaptRun:
-    """Sample ``n`` candidates, judge them when ``judge`` is given, repair failures ``options.repair`` times."""
+    """Sample ``n`` candidates, judge them when ``judge`` is given, repair failures ``options.repair`` times.
+
+    ``static_check`` lists a failed attempt's certain errors before its repair (kept on the attempt,
+    which the repair prompt builder reads).
+    """
     emit = on_event or (lambda kind, data: None)
     run = AdaptRun(task, spec.key, mode, backend.name, backend.model, options, source)
     t_start = time.perf_counter()
@@ -261,6 +269,8 @@ def run_adaptation(
         for prev in failing:
             if stop and _stop_chains(run):
                 break
+            if static_check is not None and prev.candidate is not None and not prev.static:
+                prev.static = static_check(prev)
             emit("repair", {"round": round_, "sample": prev.sample, "attempt": prev})
             repair_prompt = build_repair(prev, logs[prev.sample])
             check_context(backend, repair_prompt.messages, options.max_tokens)

@@ -15,6 +15,7 @@ from opsgraft.adapters.output import write_outputs
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.errors import ConfigError
 from opsgraft.llm.base import Backend
+from opsgraft.resources import is_plugin_ref, resource_text
 from opsgraft.types import Candidate, Prompt, RetrievedDoc, SampleResult, Task
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,9 @@ PRESERVE_FINDINGS = frozenset({"tracking", "registration"})
 
 
 def guide_text(name: str) -> str:
-    """A docprompt guide from corpus/guides/, written for the installed API versions."""
+    """A docprompt guide from corpus/guides/, written for the installed API versions (a plugin's: ``pkg:path``)."""
+    if is_plugin_ref(name):
+        return resource_text(name, "opsgraft.corpus", "guides")
     path = resources.files("opsgraft.corpus") / "guides" / f"{name}.md"
     if not path.is_file():
         raise ConfigError(f"no docprompt guide '{name}' in corpus/guides")
@@ -59,6 +62,9 @@ class Workflow:
     examples: bool = True  # show the nearest worked example (adapters/examples.py) in the first prompt
     # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
     edit_format: str = "whole"
+    # Before a repair, list every certain error of the failed code (syntax, undefined names, imports and
+    # module attributes the installed packages lack) in the repair prompt (adapters/preflight.py).
+    static_check: bool = True
     _example: str | None = field(default=None, repr=False)  # its section; None until chosen, '' for none
     _backend: Backend | None = field(default=None, repr=False)
     _max_tokens: int = field(default=2048, repr=False)
@@ -162,11 +168,25 @@ class Workflow:
         if attempt.candidate is None:
             edit_failed = attempt.error.startswith(pipeline.EDIT_FAILED)
             reasons.insert(0, attempt.error if edit_failed else "the last answer held no Python code block")
+        if attempt.static:
+            # Every certain error at once; the run itself stopped at the first.
+            shown = [*reasons, result.execution.stderr_tail if result else ""]
+            reasons += [f"a static check of the code found, {f}" for f in attempt.static
+                        if not any(f.split(": ", 1)[-1] in s for s in shown)]
         if result and result.preserved is False and (
                 self.spec.kind == "translate" or self.spec.functionality in PRESERVE_FINDINGS):
             # The script must keep doing what it did; HPO and pruning change training, so not for them.
             reasons += [f"the script no longer does what the original did: {f}" for f in result.preserved_findings]
         return reasons, result.execution.stderr_tail if result else ""
+
+    def check_statically(self, attempt: pipeline.Attempt) -> list[str]:
+        """The certain errors in a failed attempt's code (adapters/preflight.py), as lines for the prompt."""
+        from opsgraft.adapters import preflight
+
+        assert self.task is not None and attempt.candidate is not None
+        code = attempt.candidate.files[self.task.entry]
+        local = preflight.local_module_names(f for f in self.task.files if f != self.task.entry)
+        return [str(f) for f in preflight.check(code, self.task.entry, local_modules=local)]
 
     def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
         """The repair prompt for a failed attempt (falls back to the input if it had no code).
@@ -221,7 +241,7 @@ class Workflow:
         adapt_run = pipeline.run_adaptation(
             self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
             build_repair=self.build_repair, build_restart=self.build_restart, judge=self.judge if run else None,
-            on_event=on_event,
+            on_event=on_event, static_check=self.check_statically if self.static_check else None,
         )
         adapt_run.prompt_parts["outline"] = self.outline_text()
         best = adapt_run.best()
@@ -252,7 +272,7 @@ def corpus_workflow(task_id: str, *, mode: str = "zero-shot", strategy: str = ""
 
     task = load_task(task_id)
     if task.kind == "ablation":
-        raise ConfigError(f"{task_id} is an ablation task; opsgraft has no ablation adapter yet")
+        raise ConfigError(f"{task_id} is an ablation task; run it with 'opsgraft ablate --task {task_id}'")
     spec = adapter_for_task(task.functionality, task.component, task.source_component)
     source = input_files(task)[task.entry]
     return Workflow(spec=spec, script=Path(task.root) / task.entry, source=source, mode=mode, strategy=strategy,

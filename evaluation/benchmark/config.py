@@ -87,6 +87,7 @@ class BenchConfig(BaseModel):
     outline: bool | None = None  # prompt knobs, passed to the Workflow when it has them
     examples: bool | None = None
     edit_format: Literal["whole", "search-replace"] | None = None
+    static_check: bool | None = None  # list every certain error of failed code in its repair prompt
     models: list[ModelEntry] = Field(default_factory=lambda: [ModelEntry()], min_length=1)
 
 

@@ -352,7 +352,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     strategy = unit.mode if unit.mode in STRATEGIES else ""
     flow = corpus_workflow(unit.task.id, mode=unit.mode, strategy=strategy, top_k=cfg.top_k)
     flow.preserved = preserved  # its repair prompts name what the script no longer does
-    for knob in ("outline", "examples", "edit_format"):  # prompt knobs; None keeps the Workflow's default
+    for knob in ("outline", "examples", "edit_format", "static_check"):  # prompt knobs; None keeps the Workflow's default
         value = getattr(cfg, knob)
         if value is not None:
             setattr(flow, knob, value)
@@ -373,7 +373,8 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     try:
         run = pipeline.run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt, options,
                                       mode=unit.mode, build_repair=flow.build_repair,
-                                      build_restart=flow.build_restart, judge=chains.judge, on_event=chains.event)
+                                      build_restart=flow.build_restart, judge=chains.judge, on_event=chains.event,
+                                      static_check=flow.check_statically if flow.static_check else None)
     except (NoCodeError, ContextOverflowError) as exc:
         # Deterministic for this prompt: the chains end here (adapt stops the same way).
         chains.close_all("no-code" if isinstance(exc, NoCodeError) else "error", str(exc))
@@ -438,11 +439,12 @@ class ChainRecorder:
         g = a.generation
         self._append(a.sample, a.round, final, status, reasons, getattr(res, "preserved", None),
                      g.usage.prompt_tokens, g.usage.completion_tokens, g.wall_s, code_file, diff_file,
-                     list(getattr(res, "preserved_findings", None) or ()))
+                     list(getattr(res, "preserved_findings", None) or ()), list(getattr(a, "static", None) or ()))
 
     def _append(self, sample: int, round_: int, final: bool, status: str, reasons: list[str], preserved: Any,
                 prompt_tokens: int, completion_tokens: int, generate_s: float, code_file: str | None,
-                diff_file: str | None, preserved_findings: list[str] | None = None) -> None:
+                diff_file: str | None, preserved_findings: list[str] | None = None,
+                static: list[str] | None = None) -> None:
         u, t = self.unit, self.task
         reasons = [" ".join(r.split()) for r in reasons if r and r.strip()]
         # as the pipeline seeds them: sample i of round 0 is the backend's index i (seed + i)
@@ -456,6 +458,7 @@ class ChainRecorder:
             "reasons": reasons if status != "passed" else [],
             "preserved": preserved if isinstance(preserved, bool) else None,
             "preserved_findings": [str(f)[:300] for f in preserved_findings or []],
+            "static": [str(f)[:300] for f in static or []],
             "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
             "wall_s": {"retrieve": round(self.retrieve_s if round_ == 0 else 0.0, 3),
                        "generate": round(float(generate_s), 3),
