@@ -78,6 +78,13 @@ HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def all_hints() -> tuple[tuple[str, str], ...]:
+    """:data:`HINTS` and then the installed plugins' hints (``opsgraft.plugins.add_hint``)."""
+    from opsgraft.registry import repair_hints as plugin_hints
+
+    return HINTS + tuple(plugin_hints.get(name) for name in plugin_hints.names())
+
+
 def _assigned(node: ast.AST) -> Iterator[str]:
     """Names a statement binds in its own scope (not in nested functions or classes)."""
     stack = list(ast.iter_child_nodes(node))
@@ -161,7 +168,7 @@ def repair_hints(reasons: Sequence[str], stderr_tail: str, limit: int = 3, *, or
     text = "\n".join([*reasons, stderr_tail])
     scope, module = scope_hint(text, original), module_hint(text)
     out: list[str] = [h for h in (scope, module) if h]
-    for pattern, hint in HINTS:
+    for pattern, hint in all_hints():
         if scope and pattern.startswith("NameError"):
             continue  # the scope hint already says where the name lives; "import it" would contradict it
         if module and pattern.startswith("ModuleNotFoundError"):

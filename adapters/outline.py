@@ -431,7 +431,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str) -> list[str]:
     if func == "tracking":
         end = max([last_train, loop.end if loop and in_w else 0, *(m.line for m in own)])
         if first and end:
-            start = "wandb.init(config=...)" if spec.component == "wandb" else "the MLflow run"
+            start = spec.run_start or ("wandb.init(config=...)" if spec.component == "wandb" else "the MLflow run")
             out.append(f"- start {start} in {here} before line {first} and end it after line {end}, so it covers "
                        "the training")
         if o.hyperparams:

@@ -43,6 +43,20 @@ STANDARD_IMPORTS: dict[str, str] = {
     "r2_score": "from sklearn.metrics import r2_score",
     "f1_score": "from sklearn.metrics import f1_score",
 }
+
+
+def plugin_imports() -> dict[str, str]:
+    """Names the installed plugins add to :data:`STANDARD_IMPORTS` (``opsgraft.plugins.add_standard_imports``)."""
+    from opsgraft.registry import standard_imports
+
+    out: dict[str, str] = {}
+    for plugin in standard_imports.names():
+        for name, line in dict(standard_imports.get(plugin)).items():
+            if name not in STANDARD_IMPORTS:
+                out.setdefault(str(name), str(line))
+    return out
+
+
 _BUILTINS = set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__builtins__"}
 
 
@@ -135,7 +149,7 @@ def complete(code: str, original: str) -> tuple[str, list[str]]:
                 code = code.rstrip("\n") + "\n\n\n" + block + "\n"
                 notes.append("post-processing: put back the original's `if __name__ == \"__main__\":` block")
                 tree = ast.parse(code)
-    known = {**STANDARD_IMPORTS, **_import_lines(orig_tree, original)}
+    known = {**STANDARD_IMPORTS, **plugin_imports(), **_import_lines(orig_tree, original)}
     missing = [name for name in undefined_names(tree) if name in known]
     if missing:
         lines = list(dict.fromkeys(known[name] for name in missing))

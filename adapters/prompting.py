@@ -11,6 +11,7 @@ from string import Template
 from opsgraft.adapters.hints import repair_hints
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.errors import ConfigError
+from opsgraft.resources import is_plugin_ref, resource_text
 from opsgraft.types import Message, Prompt, RetrievedDoc
 
 EDIT_FORMATS = ("whole", "search-replace")
@@ -45,6 +46,22 @@ def template_for(name: str, edit_format: str) -> str:
 def fill(name: str, **values: str) -> str:
     """Substitute ``$names``; unknown placeholders are left as they are."""
     return Template(template(name)).safe_substitute(values)
+
+
+def notes_text(spec: AdapterSpec) -> str:
+    """The adapter's component rules: adapters/prompts/<notes>, or a plugin's ``pkg:path`` file."""
+    if is_plugin_ref(spec.notes):
+        return resource_text(spec.notes, "opsgraft.adapters", "prompts").strip()
+    return template(spec.notes).strip()
+
+
+def environment_section(spec: AdapterSpec, filename: str) -> str:
+    """environment.md, plus the adapter's own lines (a plugin's tool in the sandbox); unchanged without them."""
+    text = fill("environment.md", filename=filename)
+    if not spec.environment.strip():
+        return text
+    lines = "\n".join(f"- {ln.strip().removeprefix('- ')}" for ln in spec.environment.strip().splitlines() if ln.strip())
+    return text.rstrip("\n") + "\n" + lines + ("\n" if text.endswith("\n") else "")
 
 
 def docs_section(docs: Sequence[RetrievedDoc], title: str = "Documentation of the installed version") -> str:
@@ -92,9 +109,9 @@ def inline_prompt(
     user = fill(
         template_name,
         instruction=instruction or spec.instruction,
-        environment=fill("environment.md", filename=filename),
+        environment=environment_section(spec, filename),
         component=spec.component,
-        notes=template(spec.notes).strip(),
+        notes=notes_text(spec),
         docs=("\n" + extra) if extra else "",
         filename=filename,
         code=code.rstrip("\n"),
@@ -203,9 +220,9 @@ def repair_prompt(
         context=line_context(code, filename, stderr_tail, reasons),
         log="\n".join(f"- {ln}" for ln in log_lines) or "- (first repair)",
         hints="\n".join(f"- {h}" for h in repair_hints(reasons, stderr_tail, original=original)) or "- read the error above and fix its cause",
-        environment=fill("environment.md", filename=filename),
+        environment=environment_section(spec, filename),
         component=spec.component,
-        notes=template(spec.notes).strip(),
+        notes=notes_text(spec),
         docs=("\n" + (translation_docs_section(docs, spec.source_component, spec.component)
                         if spec.kind == "translate" else docs_section(docs))) if docs else "",
         code=code.rstrip("\n"),

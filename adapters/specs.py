@@ -19,18 +19,22 @@ class AdapterSpec:
     functionality: str
     component: str
     instruction: str
-    notes: str  # template file in adapters/prompts/ with the component-specific rules
+    notes: str  # template file in adapters/prompts/ with the component-specific rules, or a plugin's "pkg:path"
     checker: str
     checker_args: Mapping[str, Any] = field(default_factory=dict)
     imports: tuple[str, ...] = ()  # top-level modules whose import means "already uses it"
     source_component: str = ""
     source_imports: tuple[str, ...] = ()
-    guide: str = ""  # corpus/guides/<guide>.md for docprompt mode
+    guide: str = ""  # corpus/guides/<guide>.md for docprompt mode, or a plugin's "pkg:path/guide.md"
     present_calls: tuple[str, ...] = ()  # calls that mean the functionality is already there
     present_keywords: tuple[str, ...] = ()  # keyword arguments that mean the same
     # APIs whose docs rag mode looks up by name first; {flavor} is the MLflow flavor of the script's framework.
     lookups: tuple[str, ...] = ()
     store: str = ""  # the docs store rag mode searches, when it is not the component's (a module's own store)
+    # Lines the prompt's environment section adds for this adapter (how its tool behaves in the sandbox).
+    environment: str = ""
+    # What the outline tells a tracking adapter to start around the training ('' = MLflow's run or wandb.init).
+    run_start: str = ""
 
     @property
     def docs_store(self) -> str:

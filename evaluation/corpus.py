@@ -22,6 +22,7 @@ from opsgraft.types import Task
 TASK_FILE = "task.yaml"
 REFERENCE_DIR = "reference"
 MUTANTS_DIR = "mutants"
+COMPONENT_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 
 class TaskSpec(BaseModel):
@@ -32,8 +33,10 @@ class TaskSpec(BaseModel):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     kind: Literal["inline", "translate", "ablation"]
     functionality: Literal["tracking", "registration", "hpo", "pruning", "translation", "ablation"]
-    component: Literal["mlflow", "wandb", "optuna", "nncf", "torch-prune", "dvc", "ablation"]
-    source_component: Literal["", "gitpython", "wandb"] = ""
+    # Any component name: a plugin's tasks bring their own (the adapter and checker they name must exist
+    # when the task is used; tests/evaluation/test_corpus.py checks the shipped ones).
+    component: str = Field(min_length=1, pattern=COMPONENT_PATTERN)
+    source_component: str = Field(default="", pattern=r"^$|" + COMPONENT_PATTERN)
     framework: Literal["sklearn", "lightning", "keras", "pytorch", "none"]
     instruction: str = Field(min_length=1)
     entry: str
@@ -69,6 +72,13 @@ class TaskSpec(BaseModel):
 def corpus_tasks_dir() -> Path:
     """The folder of the shipped corpus tasks."""
     return Path(str(resources.files("opsgraft.corpus") / "tasks"))
+
+
+def task_roots() -> list[Path]:
+    """The shipped tasks folder, then each installed plugin's (``opsgraft.plugins.add_task_root``)."""
+    from opsgraft.registry import task_roots as plugin_roots
+
+    return [corpus_tasks_dir(), *(Path(str(plugin_roots.get(name))) for name in plugin_roots.names())]
 
 
 def load_task_dir(path: Path | str) -> Task:
@@ -119,28 +129,35 @@ def load_task_dir(path: Path | str) -> Task:
 
 
 def task_dirs(tasks_dir: Path | None = None) -> list[Path]:
-    """Folders under the corpus that hold a task.yaml, sorted by name."""
-    base = Path(tasks_dir) if tasks_dir is not None else corpus_tasks_dir()
-    if not base.is_dir():
-        return []
-    return sorted(p for p in base.iterdir() if p.is_dir() and (p / TASK_FILE).is_file())
+    """Folders that hold a task.yaml, sorted by name: under ``tasks_dir``, or under the shipped corpus
+    and every plugin's task root (a task id is unique across them: the first root wins)."""
+    bases = [Path(tasks_dir)] if tasks_dir is not None else task_roots()
+    found: dict[str, Path] = {}
+    for base in bases:
+        if base.is_dir():
+            for p in base.iterdir():
+                if p.is_dir() and (p / TASK_FILE).is_file():
+                    found.setdefault(p.name, p)
+    return [found[name] for name in sorted(found)]
 
 
 def load_corpus(tasks_dir: Path | None = None) -> list[Task]:
-    """Every task of the corpus (or of ``tasks_dir``), sorted by id."""
+    """Every task of the corpus and the installed plugins (or of ``tasks_dir``), sorted by id."""
     return [load_task_dir(p) for p in task_dirs(tasks_dir)]
 
 
 def load_task(task_id: str, tasks_dir: Path | None = None) -> Task:
     """One task by id; an unknown id raises UnknownComponentError with a did-you-mean hint."""
-    base = Path(tasks_dir) if tasks_dir is not None else corpus_tasks_dir()
-    folder = base / task_id
-    if task_id and "/" not in task_id and (folder / TASK_FILE).is_file():
-        return load_task_dir(folder)
-    known = [p.name for p in task_dirs(base)]
+    bases = [Path(tasks_dir)] if tasks_dir is not None else task_roots()
+    for base in bases:
+        folder = base / task_id
+        if task_id and "/" not in task_id and (folder / TASK_FILE).is_file():
+            return load_task_dir(folder)
+    known = [p.name for p in task_dirs(tasks_dir)]
     close = difflib.get_close_matches(task_id, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownComponentError(f"unknown task {task_id!r} in {base}.{hint} ({len(known)} tasks)")
+    where = bases[0] if len(bases) == 1 else f"{bases[0]} or a plugin's tasks"
+    raise UnknownComponentError(f"unknown task {task_id!r} in {where}.{hint} ({len(known)} tasks)")
 
 
 def input_files(task: Task) -> dict[str, str]:

@@ -93,6 +93,24 @@ def hooks_dir() -> Path:
     return Path(str(resources.files("opsgraft.evaluation") / "hooks"))
 
 
+def plugin_hook_dirs() -> list[str]:
+    """The hook folders installed plugins registered; hooks/sitecustomize.py scans them after its own."""
+    from opsgraft.registry import hook_dirs
+
+    return [str(hook_dirs.get(name)) for name in hook_dirs.names()]
+
+
+def plugin_env() -> dict[str, str]:
+    """The variables installed plugins register for every sample (later plugins do not override earlier)."""
+    from opsgraft.registry import sandbox_env as registered
+
+    env: dict[str, str] = {}
+    for name in registered.names():
+        for key, value in dict(registered.get(name)).items():
+            env.setdefault(str(key), str(value))
+    return env
+
+
 def evidence_dir(root: Path) -> Path:
     """Where the sandbox hooks of a sample write their evidence: beside the workdir, not in it."""
     return Path(root) / ".sandbox" / "evidence"
@@ -120,6 +138,11 @@ def sandbox_env(
     workdir = root / "work"
     env = {k: v for k, v in os.environ.items() if is_passed(k, pass_env) and k != "CUDA_VISIBLE_DEVICES"}
     env.update(offline_env())
+    # What installed plugins need (never overriding the offline variables or the contract below).
+    env.update({k: v for k, v in plugin_env().items() if k not in env})
+    hook_folders = plugin_hook_dirs()
+    if hook_folders:
+        env["OPSGRAFT_HOOK_DIRS"] = os.pathsep.join(hook_folders)
     parent_pythonpath = os.environ.get("PYTHONPATH")
     if parent_pythonpath:
         env["PYTHONPATH"] = parent_pythonpath

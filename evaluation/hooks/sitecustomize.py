@@ -160,6 +160,11 @@ class _PostImportFinder:
 
 def _install_hooks() -> None:
     targets = _scan_hooks(_HERE)
+    # Plugins' hook folders (opsgraft.plugins.add_hook_dir), passed by the sandbox.
+    for folder in os.environ.get("OPSGRAFT_HOOK_DIRS", "").split(os.pathsep):
+        if folder and folder != _HERE:
+            for target, paths in _scan_hooks(folder).items():
+                targets.setdefault(target, []).extend(paths)
     if not targets:
         return
     # A target that is somehow imported already gets its hooks now.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,46 @@ from opsgraft.llm.base import Backend
 console = Console(stderr=True, highlight=False)
 
 
+class RegistryChoice(click.Choice):
+    """A choice among names read from a registry when the option is used or shown, so that what
+    installed plugins register is accepted and listed (and an uninstalled one's is not)."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:
+        self._names = names
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:  # click.Choice.__init__ assigns it; the registry decides
+        pass
+
+
+def backend_names() -> list[str]:
+    """The registered LLM backends a user can pick (``scripted`` is the tests' backend)."""
+    import opsgraft.llm  # noqa: F401  (registers the core backends)
+    from opsgraft.registry import backends
+
+    return [n for n in backends.names() if n != "scripted"]
+
+
+def strategy_names(*, rag: bool = False) -> list[str]:
+    """The registered retrieval strategies; ``target-search`` (rag mode's) only with ``rag``."""
+    import opsgraft.retrieval  # noqa: F401  (registers the core strategies)
+    from opsgraft.registry import retrievers
+
+    return [n for n in retrievers.names() if rag or n != "target-search"]
+
+
 def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--backend and the options of each backend."""
     opts = [
         click.option("--backend", "backend_name", default="local", show_default=True,
-                     type=click.Choice(["local", "openai", "replay"]),
-                     help="local: the embedded model; openai: any OpenAI-compatible server; replay: a cassette."),
+                     type=RegistryChoice(backend_names),
+                     help="local: the embedded model; openai: any OpenAI-compatible server; replay: a cassette; "
+                          "an installed plugin's backend gets --model, --base-url, --api-key-env and --context-window."),
         click.option("--model", default=None,
                      help="--backend openai: the served model (default gpt-4o-mini); --backend local: a name from "
                           "'opsgraft model list' (0.5b, 1.5b) or a GGUF file (default: the 1.5B)."),
@@ -71,8 +105,11 @@ def make_backend(backend_name: str, model: str | None, base_url: str | None, api
             backend = get_backend("local", model_file=model, progress=progress,
                                   **({"n_ctx": context_window} if context_window else {}))
         console.print(f"[dim]local model loaded in {time.perf_counter() - t0:.1f}s[/dim]")
-    else:
+    elif backend_name == "openai":
         backend = get_backend("openai", model=model or "gpt-4o-mini", base_url=base_url, api_key_env=api_key_env,
+                              context_window=context_window, progress=progress)
+    else:  # a plugin's backend (opsgraft.plugins.add_backend): the same keywords as openai's
+        backend = get_backend(backend_name, model=model, base_url=base_url, api_key_env=api_key_env,
                               context_window=context_window, progress=progress)
     if not no_cache:
         backend = CachedBackend(backend, responses_dir())

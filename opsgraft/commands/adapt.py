@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,20 @@ def _adapter_keys() -> str:
     from opsgraft.adapters.specs import inline_keys
 
     return ", ".join(inline_keys())
+
+
+class RegistryHelpOption(click.Option):
+    """An option whose help ends with a list read from a registry when --help is shown, so that
+    what installed plugins add appears there (and what an uninstalled one added does not)."""
+
+    def __init__(self, *args: Any, help_list: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._base_help = self.help or ""
+        self._help_list = help_list
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = f"{self._base_help} {self._help_list()}."
+        return super().get_help_record(ctx)
 
 
 examples_option = click.option(
@@ -34,9 +49,8 @@ edit_format_option = click.option(
 @click.argument("script", type=click.Path(path_type=Path), required=False)
 @click.option("--task", "task_id", default=None, metavar="ID",
               help="Adapt the input of a corpus task instead of SCRIPT, judged by the task's own checker.")
-@click.option("--add", "add", default=None, metavar="FUNCTIONALITY:COMPONENT",
-              help="What to add: tracking:mlflow, tracking:wandb, registration:mlflow, hpo:optuna, "
-                   "pruning:nncf, pruning:torch.")
+@click.option("--add", "add", default=None, metavar="FUNCTIONALITY:COMPONENT", cls=RegistryHelpOption,
+              help="What to add (installed plugins add more):", help_list=_adapter_keys)
 @click.option("--mode", default="zero-shot", show_default=True, type=click.Choice(["zero-shot", "docprompt", "rag"]),
               help="zero-shot: instruction only; docprompt: plus a step-by-step guide; rag: plus curated docs.")
 @backend_options

@@ -19,7 +19,8 @@ def corpus() -> None:
     pass
 
 
-@corpus.command("list", help="One line per task: id, kind, functionality, component, framework, split.")
+@corpus.command("list", help="One line per task (the shipped corpus and installed plugins' tasks): id, kind, "
+                              "functionality, component, framework, split.")
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A tasks folder to use instead of the shipped corpus.")
 def list_tasks(corpus_dir: Path | None) -> None:
@@ -44,7 +45,8 @@ fails (an error of the sandbox or the checker never counts as a fail). Exits 0 o
 tasks are as expected.
 
 {SANDBOX_NOTE}""")
-@click.option("--task", "task_ids", multiple=True, help="Only this task (repeatable).")
+@click.option("--task", "task_ids", multiple=True,
+              help="Only this task (repeatable; an installed plugin's task ids work too, see 'corpus list').")
 @sandbox_options
 def check(task_ids: tuple[str, ...], jobs: int, device: str, per_gpu: int, executor: str, timeout_s: float | None,
           corpus_dir: Path | None, keep_workdirs: bool, isolation: str, memory_limit: int | None,

@@ -69,6 +69,20 @@ def _isolation() -> tuple[bool, str]:
     return ok, f"{detail}; --isolation bwrap works" if ok else f"{detail}; --isolation bwrap will not work"
 
 
+def _plugins() -> tuple[bool, str]:
+    from opsgraft.registry import plugins
+
+    found = plugins()
+    if not found:
+        return True, "none installed (entry-point group 'opsgraft')"
+    broken = [p for p in found if not p.ok]
+    loaded = ", ".join(p.name for p in found if p.ok) or "none"
+    if broken:
+        why = "; ".join(f"{p.name} ({p.distribution or p.value}): {p.error}" for p in broken)
+        return False, f"BROKEN {why}; loaded: {loaded}"
+    return True, f"loaded: {loaded}"
+
+
 def _writable(path_fn: Callable[[], Path]) -> Callable[[], tuple[bool, str]]:
     def check() -> tuple[bool, str]:
         path = path_fn()
@@ -97,6 +111,8 @@ CHECKS: list[Check] = [
 OPTIONAL: list[Check] = [
     ("isolation", _isolation, "as root: apt-get install bubblewrap (scripts/setup.sh does it); "
                               "in a container, allow it to create namespaces"),
+    # A broken plugin is left out and opsgraft works without it: a warning, by name.
+    ("plugins", _plugins, "reinstall the broken plugin's distribution, or uninstall it (pip uninstall ...)"),
 ]
 
 

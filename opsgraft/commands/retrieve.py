@@ -7,16 +7,15 @@ from pathlib import Path
 
 import click
 
+from opsgraft.commands._common import RegistryChoice, strategy_names
 from opsgraft.errors import ConfigError, InputError
-
-STRATEGY_CHOICES = ("docs-search", "llm-search", "llm-docs-search", "target-search")
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from", "source", help="Source component (translation strategies).")
 @click.option("--to", "target", required=True, help="Target component, or component@version.")
-@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), default=None,
+@click.option("--strategy", type=RegistryChoice(lambda: strategy_names(rag=True)), default=None,
               help="Default: docs-search with --from, target-search without.")
 @click.option("--instruction", default="", help="Task instruction (target-search).")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 50))

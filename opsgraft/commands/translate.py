@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from opsgraft.commands._common import Progress, backend_options, make_backend
+from opsgraft.commands._common import Progress, RegistryChoice, backend_options, make_backend, strategy_names
 from opsgraft.commands.adapt import _run_and_report, edit_format_option, examples_option, outline_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
@@ -18,7 +18,7 @@ from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pa
 @click.option("--from", "source", default=None, help="Component the script uses now: gitpython, wandb.")
 @click.option("--to", "target", default=None, help="Component to translate to: dvc, mlflow.")
 @click.option("--strategy", default="docs-search", show_default=True,
-              type=click.Choice(["docs-search", "llm-search", "llm-docs-search", "none"]),
+              type=RegistryChoice(lambda: [*strategy_names(), "none"]),
               help="How Docs-X and Docs-Y are found for the prompt (none: zero-shot).")
 @backend_options
 @click.option("--n", "n", default=1, show_default=True, type=click.IntRange(1, 20))
