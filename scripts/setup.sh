@@ -42,6 +42,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     $PIP install -q --disable-pip-version-check 'pip>=24' 'setuptools>=70' wheel
     $PIP install -q --disable-pip-version-check torch==2.13.0
     $PIP install -q --disable-pip-version-check -e '.[model,ray,dev]'
+    $PIP install -q --disable-pip-version-check -e plugins/opsgraft-dvclive  # tracking:dvclive plugin (pulls dvclive)
     echo "$want" > "$stamp"
 fi
 
