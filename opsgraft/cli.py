@@ -15,6 +15,7 @@ from opsgraft.errors import OpsgraftError
 # name -> "module:attr"; imported only when that subcommand runs, so --help stays fast.
 COMMANDS: dict[str, str] = {
     "adapt": "opsgraft.commands.adapt:adapt",
+    "ablate": "opsgraft.commands.ablate:ablate",
     "translate": "opsgraft.commands.translate:translate",
     "evaluate": "opsgraft.commands.evaluate:evaluate",
     "corpus": "opsgraft.commands.corpus:corpus",
@@ -29,6 +30,7 @@ COMMANDS: dict[str, str] = {
 
 HELP = {
     "adapt": "Add an MLOps functionality to a training script with the LLM.",
+    "ablate": "Run an ablation study of the annotated components of a training script.",
     "translate": "Translate a script from one MLOps tool to another (gitpython->dvc, wandb->mlflow).",
     "evaluate": "Run generations in the sandbox, judge them with checkers and report pass@k.",
     "corpus": "List and check the benchmark corpus.",
