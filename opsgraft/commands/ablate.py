@@ -49,6 +49,12 @@ class LazyBackend:
               help="Feature ablation: 'a,b' (one trial per column) or 'grp=a+b,c' (groups).")
 @click.option("--pairs", is_flag=True, help="Also one trial per pair of features (or feature groups).")
 @click.option("--dry-run", is_flag=True, help="Show the components and the planned trials; call no model, run nothing.")
+@click.option("--suggest", is_flag=True,
+              help="Code without markers: the model picks components among the layer constructions (or the "
+                   "data's feature columns) the tool lists; shows the input with the markers added as a diff.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="With --suggest: write the annotated copy as a new file <stem>_annotated.py (the input is "
+                   "never changed).")
 @click.option("--repair", default=3, show_default=True, type=click.IntRange(0, 10),
               help="Rounds in which the model repairs a variant that does not run.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every trial (random, NumPy, torch).")
@@ -73,7 +79,8 @@ class LazyBackend:
 @backend_options
 @isolation_option
 def ablate(script: Path | None, more: tuple[Path, ...], task_id: str | None, docs: tuple[Path, ...],
-           docs_budget: int, features: str | None, pairs: bool, dry_run: bool, repair: int, seed: int,
+           docs_budget: int, features: str | None, pairs: bool, dry_run: bool, suggest: bool, apply_: bool,
+           repair: int, seed: int,
            metric_pattern: str | None, timeout_s: float | None, device: str, with_files: tuple[Path, ...],
            out_dir: Path | None, report: bool, width_fix: bool, fresh: bool, temperature: float, max_tokens: int, backend_name: str,
            model: str | None, base_url: str | None, api_key_env: str, cassette: Path | None,
@@ -84,7 +91,27 @@ def ablate(script: Path | None, more: tuple[Path, ...], task_id: str | None, doc
     boundary), with the same seed; the model only repairs a variant whose mechanical removal does not
     run. The study folder <stem>_ablation/ beside SCRIPT holds ablation_results.json, the plots, each
     variant with its .diff, and a .opsgraft.json record; rerunning resumes it.
+
+    \b
+    Without markers: 'opsgraft ablate SCRIPT --suggest' shows the model's proposal as a diff;
+    add --apply to write it as a new file <stem>_annotated.py beside SCRIPT.
+    Manual mode (the published tool's workflow; runs nothing, writes the answer to a timestamped
+    <stem>_first_call_<time>.md/.py or <stem>_followup_call_<time>.md/.py beside SCRIPT):
+      opsgraft ablate first-call SCRIPT [FILES...] [-d DOCS]
+      opsgraft ablate followup-call ERROR_FILE SCRIPT [FILES...]
     """
+    if script is not None and script.name in ("first-call", "followup-call") and not script.exists():
+        from opsgraft.commands.ablate_assist import manual
+
+        if task_id is not None or suggest or apply_:
+            raise click.UsageError(f"{script.name} takes neither --task, --suggest nor --apply")
+        manual(script.name, more, docs=docs, docs_budget=docs_budget, features=features, pairs=pairs,
+               out_dir=out_dir, seed=seed, temperature=temperature, max_tokens=max_tokens,
+               backend_factory=lambda: make_backend(backend_name, model, base_url, api_key_env, cassette, record_to,
+                                                    no_cache, context_window))
+        return
+    if apply_ and not suggest:
+        raise click.UsageError("--apply writes the proposal of --suggest; give both")
     from opsgraft.adapters.ablation.annotations import plan_study, read_docs
     from opsgraft.adapters.ablation.study import Study, StudyConfig, fingerprint, study_dir
     from opsgraft.adapters.analysis import read_source
@@ -113,6 +140,14 @@ def ablate(script: Path | None, more: tuple[Path, ...], task_id: str | None, doc
         entry, main_path, base = script.name, script, out_dir or script.parent
     sources = [(main_path.parent / name, files[name]) for name in [entry, *[n for n in files if n != entry]]
                if name.endswith(".py")]
+    if suggest:
+        from opsgraft.commands.ablate_assist import suggest as run_suggest
+
+        run_suggest(sources, apply=apply_, dry_run=dry_run,
+                    docs=read_docs(list(docs), docs_budget)[0] if docs else "", temperature=temperature, seed=seed,
+                    out_dir=out_dir, backend_factory=lambda: make_backend(
+                        backend_name, model, base_url, api_key_env, cassette, record_to, no_cache, context_window))
+        return
     plan = plan_study(sources, features=features, pairs=pairs)
     doc_text, doc_files = read_docs(list(docs), docs_budget) if docs else ("", [])
     _show_plan(plan, main_path)
