@@ -36,13 +36,14 @@ fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip"
 stamp="$VENV/.opsgraft-installed"
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml scripts/setup.sh constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing packages into $VENV (the first time builds llama-cpp-python, about 15 minutes on 2 cores)"
     $PIP install -q --disable-pip-version-check 'pip>=24' 'setuptools>=70' wheel
-    $PIP install -q --disable-pip-version-check torch==2.13.0
-    $PIP install -q --disable-pip-version-check -e '.[model,ray,dev]'
-    $PIP install -q --disable-pip-version-check -e plugins/opsgraft-dvclive  # tracking:dvclive plugin (pulls dvclive)
+    # constraints.txt: the exact versions the tests passed on, so a later machine installs the same ones.
+    $PIP install -q --disable-pip-version-check -c constraints.txt torch==2.13.0
+    $PIP install -q --disable-pip-version-check -c constraints.txt -e '.[model,ray,dev]'
+    $PIP install -q --disable-pip-version-check -c constraints.txt -e plugins/opsgraft-dvclive  # tracking:dvclive plugin (pulls dvclive)
     echo "$want" > "$stamp"
 fi
 
