@@ -42,8 +42,10 @@ def parse(source: str, filename: str) -> ast.Module:
         raise InputError(f"{filename}:{exc.lineno}:{exc.offset or 0}: syntax error: {exc.msg}") from None
 
 
-def imported_modules(tree: ast.Module) -> set[str]:
-    """Every module imported anywhere in the tree, with each dotted prefix ("a.b.c" -> a, a.b, a.b.c)."""
+def imported_paths(tree: ast.Module) -> set[str]:
+    """Every dotted path imported anywhere in the tree, with each prefix ("a.b.c" -> a, a.b, a.b.c), and
+    each name a ``from`` import binds (``from a import b`` -> a, a.b). For matching an adapter's
+    ``imports`` such as ``mlflow.pytorch``; :func:`opsgraft.frameworks.top_level_imports` gives only the tops."""
     names: set[str] = set()
 
     def add(dotted: str) -> None:
@@ -64,7 +66,7 @@ def imported_modules(tree: ast.Module) -> set[str]:
 
 def uses_any(tree: ast.Module, modules: tuple[str, ...]) -> bool:
     """True when any of ``modules`` is imported."""
-    return bool(imported_modules(tree) & set(modules))
+    return bool(imported_paths(tree) & set(modules))
 
 
 def called_names(tree: ast.Module) -> set[str]:

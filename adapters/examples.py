@@ -9,7 +9,6 @@ that a working script for the installed versions shows it not to.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import logging
 import re
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from opsgraft.adapters.analysis import imported_modules
 from opsgraft.adapters.specs import AdapterSpec
+from opsgraft.frameworks import training_framework
 from opsgraft.types import Task
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,9 @@ NEAR_DUPLICATE = 0.6
 # About 700 tokens of the model's tokenizer (code runs at ~3.5 characters a token).
 MAX_SECTION_CHARS = 2500
 
-# Top-level import -> framework, first match wins: a Lightning script imports torch too, a Keras one
-# often loads its data with sklearn.
-_FRAMEWORKS = (("lightning", "lightning"), ("pytorch_lightning", "lightning"), ("keras", "keras"),
-               ("tensorflow", "keras"), ("torch", "pytorch"), ("sklearn", "sklearn"))
+# The frameworks worked examples are written for (opsgraft.frameworks holds the detection). An XGBoost
+# script that splits its data with sklearn is nearest an sklearn example, so detection is limited to these.
+EXAMPLE_FRAMEWORKS = ("lightning", "keras", "pytorch", "sklearn")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 
@@ -80,11 +78,7 @@ def library() -> tuple[Example, ...]:
 
 def framework_of(source: str) -> str:
     """The training framework ``source`` imports: lightning, keras, pytorch, sklearn or 'none'."""
-    try:
-        modules = imported_modules(ast.parse(source))
-    except SyntaxError:
-        return "none"
-    return next((name for module, name in _FRAMEWORKS if module in modules), "none")
+    return training_framework(source, among=EXAMPLE_FRAMEWORKS) or "none"
 
 
 def _words(text: str) -> set[str]:

@@ -148,14 +148,10 @@ def _walk(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, ast.stmt, ast.stmt]]:
 
 
 def _framework(tree: ast.Module) -> str:
-    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    for module, name in (("lightning", "PyTorch Lightning"), ("pytorch_lightning", "PyTorch Lightning"),
-                         ("keras", "Keras"), ("tensorflow", "Keras"), ("torch", "PyTorch"),
-                         ("xgboost", "XGBoost"), ("lightgbm", "LightGBM"), ("sklearn", "scikit-learn")):
-        if module in mods:
-            return name
-    return ""
+    """The framework's name as a person writes it ('' when none): the outline is read by the model."""
+    from opsgraft.frameworks import LABELS, training_framework
+
+    return LABELS.get(training_framework(tree), "")
 
 
 def _literal(source: str, node: ast.AST) -> str | None:

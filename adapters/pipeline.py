@@ -95,13 +95,26 @@ class AdaptRun:
     model: str
     options: AdaptOptions
     source: str
-    status: str = "pending"  # adapted | already-present | no-code
     attempts: list[Attempt] = field(default_factory=list)
     docs: list[Any] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     # What went into the first prompt besides the docs, by name (the outline block, '' when off).
     prompt_parts: dict[str, str] = field(default_factory=dict)
     stopped: dict[int, str] = field(default_factory=dict)  # sample -> why its chain stopped early
+
+    @property
+    def status(self) -> str:
+        """How the run ended, from its attempts: ``passed`` (a sample passed its check), ``failed``
+        (samples were judged and none passed) or ``generated`` (code, not judged: no ``--run``).
+
+        A run whose answers hold no code raises NoCodeError, and a script that already uses the tool
+        never starts one (:func:`precheck`), so neither is a status a caller could see.
+        """
+        if any(a.passed for a in self.attempts):
+            return "passed"
+        if any(a.result is not None for a in self.attempts):
+            return "failed"
+        return "generated"
 
     def final(self) -> dict[int, Attempt]:
         """The last attempt of each sample chain."""
@@ -249,9 +262,7 @@ def run_adaptation(
     # Edit blocks that did not apply are an error the model can fix: with repair rounds, it is told.
     fixable = judge is not None and options.repair > 0 and any(a.error.startswith(EDIT_FAILED) for a in run.attempts)
     if all(a.candidate is None for a in run.attempts) and not fixable:
-        run.status = "no-code"
         raise NoCodeError(f"the LLM answer holds no code ({run.attempts[0].error})")
-    run.status = "adapted"
     if judge is None:
         run.timings["total_s"] = time.perf_counter() - t_start
         return run
@@ -304,7 +315,6 @@ def run_adaptation(
         _judge_round(run, round_, judge, logs, emit, stop)
     run.timings["total_s"] = time.perf_counter() - t_start
     if all(a.candidate is None for a in run.attempts):  # only when round 0's edits failed (see `fixable`)
-        run.status = "no-code"
         raise NoCodeError(f"no answer's edits could be applied ({run.attempts[-1].error})")
     return run
 

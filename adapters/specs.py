@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,17 +46,11 @@ class AdapterSpec:
         return tuple(n.replace("{flavor}", flavor) for n in self.lookups if flavor or "{flavor}" not in n)
 
 
-# Top-level import -> the MLflow flavor module that logs its models (first match in this order wins:
-# a Lightning script imports torch too, a Keras one may import sklearn for its data).
-_FLAVORS = (("lightning", "pytorch"), ("pytorch_lightning", "pytorch"), ("keras", "keras"),
-            ("tensorflow", "keras"), ("torch", "pytorch"), ("xgboost", "xgboost"), ("lightgbm", "lightgbm"),
-            ("catboost", "catboost"), ("sklearn", "sklearn"))
-
-
 def mlflow_flavor(code: str) -> str:
     """The MLflow flavor for the framework ``code`` trains with ('' when none is recognised)."""
-    imported = set(re.findall(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", code, re.MULTILINE))
-    return next((flavor for module, flavor in _FLAVORS if module in imported), "")
+    from opsgraft.frameworks import MLFLOW_FLAVORS, training_framework
+
+    return MLFLOW_FLAVORS.get(training_framework(code), "")
 
 
 def _register(spec: AdapterSpec) -> AdapterSpec:

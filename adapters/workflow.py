@@ -66,6 +66,7 @@ class Workflow:
     # module attributes the installed packages lack) in the repair prompt (adapters/preflight.py).
     static_check: bool = True
     _example: str | None = field(default=None, repr=False)  # its section; None until chosen, '' for none
+    # What repair and restart prompts are fitted to; set only through bind(). Unbound (None), they keep every doc.
     _backend: Backend | None = field(default=None, repr=False)
     _max_tokens: int = field(default=2048, repr=False)
 
@@ -75,6 +76,19 @@ class Workflow:
             from dataclasses import replace
 
             self.task = replace(task, timeout_s=self.timeout_s)
+
+    def bind(self, backend: Backend, max_tokens: int) -> None:
+        """Fit the repair and restart prompts to ``backend``'s context window with ``max_tokens`` left to answer.
+
+        :meth:`execute` binds its backend itself; a caller that drives :func:`pipeline.run_adaptation`
+        with this workflow's prompt builders (the benchmark runner) binds before it.
+        """
+        self._backend, self._max_tokens = backend, max_tokens
+
+    @property
+    def bound(self) -> tuple[Backend | None, int]:
+        """The backend and answer budget the repair prompts are fitted to (None before :meth:`bind`)."""
+        return self._backend, self._max_tokens
 
     def precheck(self) -> str | None:
         """See :func:`pipeline.precheck`."""
@@ -233,7 +247,7 @@ class Workflow:
         if on_event and (self.mode == "rag" or self.strategy):
             on_event("retrieve", {"strategy": self.strategy or "target-search"})
         self.docs = self.retrieve_docs(backend)
-        self._backend, self._max_tokens = backend, max_tokens
+        self.bind(backend, max_tokens)
         self.fit_docs(backend, max_tokens)
         options = pipeline.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                         repair=repair, run=run, device=self.device, timeout_s=self.timeout_s,

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from opsgraft.errors import CrawlError
-from opsgraft.types import RawPage
+from opsgraft.types import RawPage, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,6 @@ REVALIDATE_SHARE = 0.1
 # The most of a page's HTML kept for parsing; a longer page is loaded in the browser instead.
 MAX_HTML_BYTES = 1 << 20
 RENDER_MODES = ("auto", "always")
-
-# Called as progress(stage, done, total); total is None when unknown.
-Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -226,7 +223,7 @@ def trusted_validators(headers: Any) -> Validators:
 class Crawler:
     """Breadth-first crawl of one site, level by level, with ``workers`` reused headless Chromiums."""
 
-    def __init__(self, config: CrawlConfig | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, config: CrawlConfig | None = None, progress: StageProgress | None = None) -> None:
         self.config = config or CrawlConfig()
         if self.config.workers < 1:
             raise CrawlError("workers must be at least 1")
@@ -533,7 +530,7 @@ class Crawler:
         return driver
 
 
-def crawl(start_url: str, config: CrawlConfig | None = None, progress: Progress | None = None,
+def crawl(start_url: str, config: CrawlConfig | None = None, progress: StageProgress | None = None,
           known: Mapping[str, KnownPage] | None = None) -> CrawlResult:
     """Crawl a site with a fresh :class:`Crawler`."""
     return Crawler(config, progress).crawl(start_url, known)

@@ -22,7 +22,7 @@ from opsgraft.config import offline_env
 from opsgraft.curation import chunker as chunker_module
 from opsgraft.curation.apidocs import RENDERER_VERSION
 from opsgraft.curation.chunker import Chunker, TokenCounter
-from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, KnownPage, Progress, Validators
+from opsgraft.curation.crawler import CrawlConfig, Crawler, CrawlResult, KnownPage, Validators
 from opsgraft.curation.embed import Embedder, get_embedder
 from opsgraft.curation.serve import serve_dir
 from opsgraft.curation.store import (
@@ -36,7 +36,7 @@ from opsgraft.curation.store import (
 from opsgraft.curation.summarize import DEFAULT_MODE, MODES, Summarizer
 from opsgraft.errors import ConfigError, CrawlError
 from opsgraft.llm.base import Backend
-from opsgraft.types import Chunk, RawPage, from_dict, to_dict
+from opsgraft.types import Chunk, RawPage, StageProgress, from_dict, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _chunk_from(data: Mapping[str, Any]) -> Chunk:
 
 
 def _store_pages(pages: list[RawPage], component: str, version: str, source: str, summarize: str,
-                 embedder: Embedder, stores: Stores, backend: Backend | None, progress: Progress | None,
+                 embedder: Embedder, stores: Stores, backend: Backend | None, progress: StageProgress | None,
                  report: CurateReport, extra_meta: dict[str, Any] | None = None,
                  chunker: ReusingChunker | None = None) -> CurateReport:
     if summarize not in MODES:
@@ -191,7 +191,7 @@ def _chunker(embedder: Embedder, previous: Mapping[str, Any] | None = None) -> R
 def curate_url(url: str, component: str, version: str | None = None, *, depth: int = 2, max_pages: int = 200,
                delay: float = 0.05, summarize: str = DEFAULT_MODE, embed: str = "local",
                backend: Backend | None = None, stores: Stores | None = None,
-               progress: Progress | None = None, use_cache: bool = True, workers: int = 1,
+               progress: StageProgress | None = None, use_cache: bool = True, workers: int = 1,
                render: str = "auto") -> CurateReport:
     """Crawl a docs site into the store ``component@version`` (``workers`` browsers at once).
 
@@ -245,7 +245,7 @@ def _known_pages(manifest: Mapping[str, Any]) -> dict[str, KnownPage]:
 
 
 def curate_package(name: str, *, summarize: str = DEFAULT_MODE, embed: str = "local", backend: Backend | None = None,
-                   stores: Stores | None = None, progress: Progress | None = None, force: bool = False,
+                   stores: Stores | None = None, progress: StageProgress | None = None, force: bool = False,
                    max_modules: int = 150, budget_s: float = 150.0) -> CurateReport:
     """Render, serve, crawl and store the API reference of the installed version of ``name``."""
     ref = resolve_package(name)

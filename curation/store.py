@@ -11,7 +11,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata as im
 from pathlib import Path
@@ -21,7 +21,7 @@ from opsgraft.config import stores_dir
 from opsgraft.curation.chunker import embed_text
 from opsgraft.curation.embed import ChromaEmbedding, Embedder
 from opsgraft.errors import StoreError
-from opsgraft.types import Chunk
+from opsgraft.types import Chunk, StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ OLD_PREFIX = "old-"
 MANIFEST_DIR = "crawl-manifests"
 MANIFEST_FORMAT = 1
 BATCH = 256
-Progress = Callable[[str, int, int | None], None]
 
 
 def collection_name(component: str, version: str) -> str:
@@ -282,7 +281,7 @@ class Stores:
 
     # -- writing -----------------------------------------------------------------------------------
     def write(self, component: str, version: str, chunks: Sequence[Chunk], embedder: Embedder,
-              extra_meta: dict[str, Any] | None = None, progress: Progress | None = None) -> WriteStats:
+              extra_meta: dict[str, Any] | None = None, progress: StageProgress | None = None) -> WriteStats:
         """Make the store hold exactly ``chunks``; embed only ids it does not have yet.
 
         The new collection is built under a temporary name and renamed at the end, so a failure

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -19,6 +19,9 @@ Status = Literal["passed", "failed", "timeout", "error"]
 # Verdict.evidence key of a checker that raised: its formatted traceback (an opsgraft fault, not the code's).
 CHECKER_TRACEBACK = "checker_traceback"
 Kind = Literal["inline", "translate", "ablation"]
+# Called as progress(stage, done, total) by the curation stages (crawl, summarize, embed, store);
+# total is None when unknown.
+StageProgress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from opsgraft.curation.store import import_names_of
 from opsgraft.errors import ConfigError
+from opsgraft.frameworks import top_level_imports
 from opsgraft.llm.base import Backend
 from opsgraft.registry import retrievers
 from opsgraft.retrieval import prompts
@@ -31,6 +32,8 @@ REFILL = 3  # a query that hit docs of a framework the code does not use asks fo
 
 # Integration modules name the framework they serve (mlflow.pytorch, wandb.integration.keras,
 # nncf.openvino): a name in a doc's URL or heading -> the import names that make the doc relevant.
+# Not opsgraft.frameworks' table: that one says what a script trains with; this one reads doc names,
+# many of them libraries that train nothing (langchain, openai), and one name may stand for several imports.
 # For a scikit-learn script, mlflow.pytorch.autolog is a wrong lead the small model follows.
 FRAMEWORKS: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch",), "torch": ("torch",), "lightning": ("lightning", "pytorch_lightning"),
@@ -97,7 +100,7 @@ class Strategy(ABC):
             raise ConfigError("top_k must be at least 1")
         own = {n.split(".")[0] for c in (request.target, request.source) if c for n in import_names(c)}
         # Code without imports (or none at all: a bare query) says nothing of its frameworks: no filter.
-        self._run = _Run(imported=imported_modules(request.code) or None, own=own)
+        self._run = _Run(imported=top_level_imports(request.code) or None, own=own)
         started = time.perf_counter()
         raw = self._retrieve(request)
         docs: list[RetrievedDoc] = []
@@ -291,21 +294,6 @@ def api_names(text: str, modules: set[str], limit: int = 4) -> list[str]:
         return []
     pattern = r"\b(?:" + "|".join(re.escape(m) for m in sorted(modules)) + r")(?:\.[A-Za-z_]\w*)+"
     return list(dict.fromkeys(re.findall(pattern, text)))[:limit]
-
-
-def imported_modules(code: str) -> set[str] | None:
-    """Top-level modules ``code`` imports; None when it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            out.add(node.module.split(".")[0])
-    return out
 
 
 def source_queries(code: str, component: str) -> list[str]:

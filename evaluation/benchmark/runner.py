@@ -360,7 +360,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     emit("unit", {"cell": unit.cell, "task": unit.task.id, "samples": unit.samples})
     t0 = time.perf_counter()
     flow.docs = flow.retrieve_docs(backend)
-    flow._backend, flow._max_tokens = backend, cfg.max_tokens
+    flow.bind(backend, cfg.max_tokens)  # its repair prompts are fitted to this model's window
     flow.fit_docs(backend, cfg.max_tokens)
     retrieve_s = time.perf_counter() - t0
     kw: dict[str, Any] = {"n": cfg.n, "temperature": unit.temperature, "max_tokens": cfg.max_tokens,

@@ -23,6 +23,7 @@ from typing import Any
 from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
+from opsgraft.frameworks import top_level_imports
 from opsgraft.registry import checkers
 from opsgraft.types import Verdict
 
@@ -52,18 +53,16 @@ def files_imports(files: Mapping[str, str]) -> set[str]:
 
 
 def _imported_roots(source: str) -> set[str]:
+    """The top-level modules ``source`` imports, statically (opsgraft.frameworks) or by a literal
+    ``__import__``/``import_module`` call: a program that hides its framework import still trains with it."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         # A file that does not parse cannot run either; a regex still tells what it imports.
         return set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", source, re.MULTILINE))
-    roots: set[str] = set()
+    roots = top_level_imports(tree) or set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            roots.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if fname in ("__import__", "import_module") and isinstance(node.args[0].value, str):

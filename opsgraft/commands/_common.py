@@ -74,7 +74,7 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-class Progress:
+class GenerationStatus:
     """Live tokens/s while a backend generates (stderr, never in the way of output files)."""
 
     def __init__(self) -> None:
@@ -88,7 +88,7 @@ class Progress:
 
 def make_backend(backend_name: str, model: str | None, base_url: str | None, api_key_env: str,
                  cassette: Path | None, record_to: Path | None, no_cache: bool,
-                 context_window: int | None, progress: Progress | None = None) -> Backend:
+                 context_window: int | None, progress: GenerationStatus | None = None) -> Backend:
     """Build the chosen backend, wrapped in the response cache and the recorder as asked."""
     from opsgraft.llm import get_backend
     from opsgraft.llm.cache import CachedBackend
@@ -116,3 +116,68 @@ def make_backend(backend_name: str, model: str | None, base_url: str | None, api
     if record_to is not None:
         backend = ReplayBackend(record_to, strict=False, inner=backend)
     return backend
+
+
+def run_and_report(flow: Any, backend: Any, progress: GenerationStatus, **kw: Any) -> None:
+    """Run ``flow.execute`` with live progress, then print the outputs and the verdict table (adapt, translate)."""
+    from rich.table import Table
+
+    with console.status("preparing the prompt") as status:
+        progress.status = status
+        # The product path stops at the first pass; only the benchmark needs every chain (pass@k).
+        result = flow.execute(backend, on_event=lambda kind, data: _show_event(status, progress, kind, data),
+                              stop_at_first_pass=True, **kw)
+    run, paths = result.run, result.paths
+    table = Table(title=f"{flow.spec.key} on {flow.script.name} ({run.mode}, {run.model})")
+    for col in ("round", "sample", "tokens", "tok/s", "status", "why"):
+        table.add_column(col)
+    for a in run.attempts:
+        from opsgraft.adapters.pipeline import summarize_failure
+
+        g = a.generation
+        rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"
+        state: str = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
+        why = summarize_failure(a.result) if a.result else a.error
+        if a.result is None and a.candidate is not None and a.sample in run.stopped:
+            state, why = "stopped", run.stopped[a.sample]
+        elif a.result is not None and a.result.preserved is not None:
+            state += ", preserved" if a.result.preserved else ", NOT preserved"
+        table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, state, why[:80])
+    console.print(table)
+    click.echo(f"adapted: {paths['code']}")
+    click.echo(f"diff:    {paths['diff']}")
+    click.echo(f"record:  {paths['record']}")
+    best = run.best()
+    if best is not None and best.result is not None:
+        verdict = "PASSED" if best.passed else f"FAILED ({summarize_failure(best.result)})"
+        click.echo(f"check:   {flow.spec.checker}: {verdict}")
+        if best.result.preserved is not None:
+            kept = "yes" if best.result.preserved else f"NO ({'; '.join(best.result.preserved_findings)})"
+            click.echo(f"kept:    prints and files of the original: {kept}")
+    if run.stopped:
+        stopped = ", ".join(str(s) for s in sorted(run.stopped))
+        click.echo(f"stopped: sample(s) {stopped}: another sample passed")
+    t = run.timings
+    click.echo(f"time:    {t.get('total_s', 0):.1f}s (generate {t.get('generate_s', 0):.1f}s, "
+               f"sandbox {t.get('judge_s', 0):.1f}s)")
+
+
+def _show_event(status: Any, progress: GenerationStatus, kind: str, data: dict[str, Any]) -> None:
+    if kind == "generate":
+        progress.label = f"round {data['round']}: generating {data['n']} sample(s)"
+        status.update(progress.label)
+    elif kind == "repair":
+        progress.label = f"repair round {data['round']}, sample {data['sample'] + 1}"
+        status.update(progress.label)
+    elif kind == "resample":
+        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: answer repeated tried code, "
+                          f"resampling at temperature {data['temperature']}")
+        status.update(progress.label)
+    elif kind == "restart":
+        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: the resample repeated it too, "
+                          "restarting from the original script")
+        status.update(progress.label)
+    elif kind == "judge":
+        status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")
+    elif kind == "retrieve":
+        status.update(f"retrieving docs ({data.get('strategy', '')})")

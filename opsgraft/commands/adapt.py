@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from opsgraft.commands._common import Progress, backend_options, console, make_backend
+from opsgraft.commands._common import GenerationStatus, backend_options, make_backend, run_and_report
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
@@ -120,73 +120,8 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     if flow.precheck() == "already-present":
         click.echo(f"{script} already uses {flow.spec.component} for {flow.spec.functionality}; nothing to do")
         return
-    progress = Progress()
+    progress = GenerationStatus()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
                            context_window, progress)
-    _run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
+    run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
                     run=run_ or repair > 0, repair=repair, out_dir=out_dir)
-
-
-def _run_and_report(flow: Any, backend: Any, progress: Progress, **kw: Any) -> None:
-    """Shared by adapt and translate: live progress, outputs, and the verdict table."""
-    from rich.table import Table
-
-    with console.status("preparing the prompt") as status:
-        progress.status = status
-        # The product path stops at the first pass; only the benchmark needs every chain (pass@k).
-        result = flow.execute(backend, on_event=lambda kind, data: _event(status, progress, kind, data),
-                              stop_at_first_pass=True, **kw)
-    run, paths = result.run, result.paths
-    table = Table(title=f"{flow.spec.key} on {flow.script.name} ({run.mode}, {run.model})")
-    for col in ("round", "sample", "tokens", "tok/s", "status", "why"):
-        table.add_column(col)
-    for a in run.attempts:
-        from opsgraft.adapters.pipeline import summarize_failure
-
-        g = a.generation
-        rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"
-        state: str = a.result.status if a.result else ("no code" if a.candidate is None else "not run")
-        why = summarize_failure(a.result) if a.result else a.error
-        if a.result is None and a.candidate is not None and a.sample in run.stopped:
-            state, why = "stopped", run.stopped[a.sample]
-        elif a.result is not None and a.result.preserved is not None:
-            state += ", preserved" if a.result.preserved else ", NOT preserved"
-        table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, state, why[:80])
-    console.print(table)
-    click.echo(f"adapted: {paths['code']}")
-    click.echo(f"diff:    {paths['diff']}")
-    click.echo(f"record:  {paths['record']}")
-    best = run.best()
-    if best is not None and best.result is not None:
-        verdict = "PASSED" if best.passed else f"FAILED ({summarize_failure(best.result)})"
-        click.echo(f"check:   {flow.spec.checker}: {verdict}")
-        if best.result.preserved is not None:
-            kept = "yes" if best.result.preserved else f"NO ({'; '.join(best.result.preserved_findings)})"
-            click.echo(f"kept:    prints and files of the original: {kept}")
-    if run.stopped:
-        stopped = ", ".join(str(s) for s in sorted(run.stopped))
-        click.echo(f"stopped: sample(s) {stopped}: another sample passed")
-    t = run.timings
-    click.echo(f"time:    {t.get('total_s', 0):.1f}s (generate {t.get('generate_s', 0):.1f}s, "
-               f"sandbox {t.get('judge_s', 0):.1f}s)")
-
-
-def _event(status: Any, progress: Progress, kind: str, data: dict[str, Any]) -> None:
-    if kind == "generate":
-        progress.label = f"round {data['round']}: generating {data['n']} sample(s)"
-        status.update(progress.label)
-    elif kind == "repair":
-        progress.label = f"repair round {data['round']}, sample {data['sample'] + 1}"
-        status.update(progress.label)
-    elif kind == "resample":
-        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: answer repeated tried code, "
-                          f"resampling at temperature {data['temperature']}")
-        status.update(progress.label)
-    elif kind == "restart":
-        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: the resample repeated it too, "
-                          "restarting from the original script")
-        status.update(progress.label)
-    elif kind == "judge":
-        status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")
-    elif kind == "retrieve":
-        status.update(f"retrieving docs ({data.get('strategy', '')})")

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
-from opsgraft.commands._common import Progress, RegistryChoice, backend_options, make_backend, strategy_names
-from opsgraft.commands.adapt import _run_and_report, edit_format_option, examples_option, outline_option
+from opsgraft.commands._common import (
+    GenerationStatus,
+    RegistryChoice,
+    backend_options,
+    make_backend,
+    run_and_report,
+    strategy_names,
+)
+from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
@@ -93,8 +100,8 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
     if pass_env:
         assert flow.task is not None
         flow.task = replace(flow.task, pass_env=(*flow.task.pass_env, *pass_env))
-    progress = Progress()
+    progress = GenerationStatus()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
                            context_window, progress)
-    _run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
+    run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
                     run=run_ or repair > 0, repair=repair, out_dir=out_dir)

@@ -50,6 +50,7 @@ def test_adapt_writes_new_file_diff_and_record(sklearn_script, tmp_path):
     record = json.loads((sklearn_script.parent / "train_tracking_mlflow.opsgraft.json").read_text())
     assert record["adapter"] == "tracking:mlflow" and record["attempts"][0]["generation"]["text"] == ANSWER
     assert record["input_source"] == sklearn_script.read_text()
+    assert record["status"] == "generated"  # code written, not judged: no --run
     assert f"adapted: {adapted}" in out
 
 

@@ -25,6 +25,7 @@ CASES = [
                  id="mlflow-registration", marks=pytest.mark.slow),  # loads the model back: ~15 s
     pytest.param("hpo:optuna", "ridge_sweep.py", "ridge_sweep_hpo_optuna.py", id="optuna-study"),
     pytest.param("pruning:torch", "mlp_blobs.py", "mlp_blobs_pruning_torch.py", id="pruning"),
+    pytest.param("pruning:nncf", "mlp_blobs.py", "mlp_blobs_pruning_nncf.py", id="pruning-nncf"),
     pytest.param("gitpython->dvc", "gitpython_release.py", "gitpython_release_dvc.py", id="dvc-tracked"),
     pytest.param("wandb->mlflow", "ridge_sweep_tracking_wandb.py", "ridge_sweep_tracking_mlflow.py",
                  id="wandb-to-mlflow"),

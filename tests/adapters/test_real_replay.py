@@ -1,8 +1,14 @@
-"""Recorded answers of the real embedded model, replayed through every adapter, mode and strategy.
+"""Regression tests: recorded answers of the real embedded model, replayed through every adapter, mode and strategy.
 
 Recorded with scripts/record_cassettes.py. A strict replay hit proves that the prompt is built
 exactly as when it was recorded; the extracted code must be the recorded one, and (slow) the
 sandbox verdicts must come out as recorded.
+
+The expectations here are what the pipeline itself produced when the cassette was recorded, so
+these tests catch a *change*, never a wrong verdict. Verdicts checked against expectations written
+by hand, for every adapter: tests/adapters/test_outside_corpus.py (a hand-written right answer passes,
+the unadapted script fails) and, per corpus task, the references and mutants of
+tests/evaluation/test_corpus_ground_truth.py.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ def flow_for(case: dict, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.parametrize("case_id", [c for c in CASES if CASES[c]["repair"] == 0])
-def test_replayed_answer_gives_the_recorded_code(case_id, monkeypatch, tmp_path):
+def test_regression_replayed_answer_gives_the_recorded_code(case_id, monkeypatch, tmp_path):
     case = CASES[case_id]
     flow = flow_for(case, monkeypatch)
     backend = ReplayBackend(HERE / "real_model.jsonl")
@@ -48,7 +54,7 @@ def test_replayed_answer_gives_the_recorded_code(case_id, monkeypatch, tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case_id", list(CASES))
-def test_replayed_answers_are_judged_as_recorded(case_id, monkeypatch, tmp_path):
+def test_regression_replayed_answers_are_judged_as_recorded(case_id, monkeypatch, tmp_path):
     case = CASES[case_id]
     flow = flow_for(case, monkeypatch)
     result = flow.execute(ReplayBackend(HERE / "real_model.jsonl"), n=1, run=True, repair=case["repair"],
@@ -61,7 +67,7 @@ REPAIRED = [c for c in CASES if CASES[c]["repair"] and "passed" in CASES[c]["sta
 
 
 @pytest.mark.parametrize("case_id", REPAIRED)
-def test_repair_loop_turns_a_recorded_failure_into_a_pass(case_id, monkeypatch, tmp_path):
+def test_regression_repair_loop_turns_a_recorded_failure_into_a_pass(case_id, monkeypatch, tmp_path):
     case = CASES[case_id]
     flow = flow_for(case, monkeypatch)
     backend = ReplayBackend(HERE / "real_model.jsonl")

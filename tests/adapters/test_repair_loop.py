@@ -18,6 +18,7 @@ def test_repair_turns_a_failing_answer_into_a_pass(sklearn_script: Path, tmp_pat
     result = flow.execute(backend, n=1, run=True, repair=2, out_dir=tmp_path / "out")
     attempts = result.run.attempts
     assert [a.result.status for a in attempts] == ["failed", "passed"]
+    assert result.run.status == "passed" and result.run.to_record()["status"] == "passed"
     reasons = attempts[0].result.verdict.reasons
     assert reasons and any("metric" in r for r in reasons)
     repair_prompt = backend.calls[1][0][-1].content
@@ -46,6 +47,7 @@ def test_unadapted_script_fails_the_check(sklearn_script: Path, tmp_path: Path):
                     timeout_s=120)
     result = flow.execute(backend, run=True, out_dir=tmp_path / "out")
     assert result.run.attempts[0].result.status == "failed"
+    assert result.run.status == "failed" and result.run.to_record()["status"] == "failed"
 
 
 def test_repeated_repair_answer_is_resampled_before_it_is_run(sklearn_script: Path, tmp_path: Path):

@@ -22,6 +22,7 @@ def test_docs_that_overflow_the_context_are_dropped_lowest_ranked_first(sklearn_
     prompt = backend.calls[0][0][-1].content
     assert backend.count_tokens(backend.calls[0][0]) + 400 <= 1500
     assert "doc0" in prompt and f"doc{len(kept)}" not in prompt
+    assert flow.bound == (backend, 400)  # execute() bound its backend, so repairs are fitted to the same window
 
 
 def test_docprompt_mode_carries_the_guide_and_zero_shot_does_not():
@@ -59,9 +60,13 @@ def test_repair_and_restart_prompts_keep_the_top_docs_that_fit(sklearn_script):
     # The first prompt fits with all five docs, to the token.
     window = ScriptedBackend([]).count_tokens(first.messages) + 400
     backend = ScriptedBackend([], context_window=window)
-    flow._backend, flow._max_tokens = backend, 400
     attempt = Attempt(round=0, sample=0, prompt=first, generation=Generation("x"),
                       candidate=Candidate(task.id, 0, {task.entry: source + "\n# failing\n" * 40}, task.entry))
+    # Unbound, the repair prompt is fitted to nothing and keeps every doc; bound, it must fit the window.
+    assert flow.bound[0] is None
+    assert all(f"doc{i} " in flow.build_repair(attempt, []).messages[-1].content for i in range(5))
+    flow.bind(backend, 400)
+    assert flow.bound == (backend, 400)
     for prompt in (flow.build_repair(attempt, ["round 0: failed: no metric"]),
                    flow.build_restart(attempt, ["round 0: failed: no metric"])):
         text = prompt.messages[-1].content

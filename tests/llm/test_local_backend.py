@@ -1,4 +1,9 @@
-"""The embedded model, for real: one prompt evaluation for n samples, and the overflow check."""
+"""The embedded model, for real: one prompt evaluation for n samples, and the overflow check.
+
+All ``slow``: loading the 1.1 GB model is the real-model cost the default run leaves out (STYLE.md,
+Tests: ``slow`` is real training or the real local model). The default run still drives llama.cpp
+through LocalBackend on a tiny random GGUF (tests/llm/test_batched.py); run these with ``-m slow``.
+"""
 
 import pytest
 
@@ -6,9 +11,10 @@ from opsgraft import config
 from opsgraft.errors import ContextOverflowError
 from opsgraft.types import Message
 
-pytestmark = pytest.mark.skipif(
-    not config.model_path().is_file(), reason="embedded model not assembled (run scripts/setup.sh)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not config.model_path().is_file(), reason="embedded model not assembled (run scripts/setup.sh)"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ import pytest
 
 from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores
+from opsgraft.frameworks import top_level_imports
 from opsgraft.retrieval import RetrievalRequest, retrieve
 from opsgraft.retrieval.index import documented_name
-from opsgraft.retrieval.strategies import api_names, imported_modules
+from opsgraft.retrieval.strategies import api_names
 from opsgraft.retrieval.trace import read_trace
 
 from .conftest import doc_chunks
@@ -60,8 +61,8 @@ def test_a_torch_script_keeps_the_pytorch_docs(root: Path, tmp_path: Path) -> No
 
 
 def test_code_that_does_not_parse_or_imports_nothing_is_not_filtered(root: Path, tmp_path: Path) -> None:
-    assert imported_modules("def broken(:\n") is None
-    assert imported_modules("import torch.nn as nn\nfrom sklearn import svm\nfrom . import x\n") == {"torch", "sklearn"}
+    assert top_level_imports("def broken(:\n") is None
+    assert top_level_imports("import torch.nn as nn\nfrom sklearn import svm\nfrom . import x\n") == {"torch", "sklearn"}
     for code in ("import torch\ndef broken(:\n", "", "x = 1\n"):  # unparsable, a bare query, no imports
         got = titles(root, code, tmp_path / "t.jsonl")
         assert read_trace(tmp_path / "t.jsonl")[-1]["dropped"] == []
