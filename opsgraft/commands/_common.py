@@ -181,3 +181,18 @@ def _show_event(status: Any, progress: GenerationStatus, kind: str, data: dict[s
         status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")
     elif kind == "retrieve":
         status.update(f"retrieving docs ({data.get('strategy', '')})")
+
+
+# With --run, adapt and translate default to the best configuration measured on the held-out half
+# (issue 16): n=3 samples decoded together, stopping at the first that passes, and 2 repair rounds
+# whose prompts carry every certain error (adapters/preflight.py). Without --run nothing can tell
+# the samples apart, so one is drawn and nothing is repaired.
+RUN_N, RUN_REPAIR = 3, 2
+N_HELP = f"Samples, decoded together [default: {RUN_N} with --run, else 1]."
+REPAIR_HELP = f"Repair rounds after a failed check (implies --run) [default: {RUN_REPAIR} with --run, else 0]."
+
+
+def run_defaults(run: bool, n: int | None, repair: int | None) -> tuple[bool, int, int]:
+    """(run, n, repair) after the defaults: --repair R > 0 implies --run; with --run n=3 and 2 repairs."""
+    run = run or bool(repair)
+    return run, n if n is not None else (RUN_N if run else 1), repair if repair is not None else (RUN_REPAIR if run else 0)

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from opsgraft.commands._common import GenerationStatus, backend_options, make_backend, run_and_report
+from opsgraft.commands._common import (
+    N_HELP,
+    REPAIR_HELP,
+    GenerationStatus,
+    backend_options,
+    make_backend,
+    run_and_report,
+    run_defaults,
+)
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
@@ -54,13 +62,12 @@ edit_format_option = click.option(
 @click.option("--mode", default="zero-shot", show_default=True, type=click.Choice(["zero-shot", "docprompt", "rag"]),
               help="zero-shot: instruction only; docprompt: plus a step-by-step guide; rag: plus curated docs.")
 @backend_options
-@click.option("--n", "n", default=1, show_default=True, type=click.IntRange(1, 20), help="Samples (share one prompt evaluation).")
+@click.option("--n", "n", default=None, type=click.IntRange(1, 20), help=N_HELP)
 @click.option("--temperature", default=0.2, show_default=True, type=click.FloatRange(0, 2))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--max-tokens", default=2048, show_default=True, type=click.IntRange(16, 32768))
 @click.option("--run", "run_", is_flag=True, help="Run the adapted copy in the sandbox and check the tool's side effects.")
-@click.option("--repair", default=0, show_default=True, type=click.IntRange(0, 10),
-              help="Repair rounds after a failed check (implies --run).")
+@click.option("--repair", default=None, type=click.IntRange(0, 10), help=REPAIR_HELP)
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, type=float, help="Seconds per sandbox run.")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
 @click.option("--with", "with_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -76,8 +83,8 @@ edit_format_option = click.option(
 @edit_format_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
           api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
-          context_window: int | None, n: int, temperature: float, seed: int, max_tokens: int, run_: bool,
-          repair: int, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
+          context_window: int | None, n: int | None, temperature: float, seed: int, max_tokens: int, run_: bool,
+          repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
           examples: bool, outline: bool, edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
@@ -123,5 +130,6 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     progress = GenerationStatus()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
                            context_window, progress)
+    run_, n, repair = run_defaults(run_, n, repair)
     run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
-                    run=run_ or repair > 0, repair=repair, out_dir=out_dir)
+                   run=run_, repair=repair, out_dir=out_dir)

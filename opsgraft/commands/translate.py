@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 
 from opsgraft.commands._common import (
+    N_HELP,
+    REPAIR_HELP,
     GenerationStatus,
     RegistryChoice,
     backend_options,
     make_backend,
     run_and_report,
+    run_defaults,
     strategy_names,
 )
 from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option
@@ -28,13 +31,13 @@ from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pa
               type=RegistryChoice(lambda: [*strategy_names(), "none"]),
               help="How Docs-X and Docs-Y are found for the prompt (none: zero-shot).")
 @backend_options
-@click.option("--n", "n", default=1, show_default=True, type=click.IntRange(1, 20))
+@click.option("--n", "n", default=None, type=click.IntRange(1, 20), help=N_HELP)
 @click.option("--temperature", default=0.2, show_default=True, type=click.FloatRange(0, 2))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--max-tokens", default=2048, show_default=True, type=click.IntRange(16, 32768))
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20))
 @click.option("--run", "run_", is_flag=True, help="Run the translated copy in the sandbox and check it.")
-@click.option("--repair", default=0, show_default=True, type=click.IntRange(0, 10))
+@click.option("--repair", default=None, type=click.IntRange(0, 10), help=REPAIR_HELP)
 @click.option("--check-arg", "check_args", multiple=True, metavar="KEY=VALUE",
               help="Argument for the checker with --run, e.g. data=data/train.csv remote_dir=dvc-storage.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, type=float)
@@ -49,8 +52,8 @@ from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pa
 @edit_format_option
 def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
               base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
-              no_cache: bool, context_window: int | None, n: int, temperature: float, seed: int,
-              max_tokens: int, top_k: int, run_: bool, repair: int, check_args: tuple[str, ...],
+              no_cache: bool, context_window: int | None, n: int | None, temperature: float, seed: int,
+              max_tokens: int, top_k: int, run_: bool, repair: int | None, check_args: tuple[str, ...],
               timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
               pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
               examples: bool, outline: bool, edit_format: str) -> None:
@@ -103,5 +106,6 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
     progress = GenerationStatus()
     backend = make_backend(backend_name, model, base_url, api_key_env, cassette, record_to, no_cache,
                            context_window, progress)
+    run_, n, repair = run_defaults(run_, n, repair)
     run_and_report(flow, backend, progress, n=n, temperature=temperature, seed=seed, max_tokens=max_tokens,
-                    run=run_ or repair > 0, repair=repair, out_dir=out_dir)
+                   run=run_, repair=repair, out_dir=out_dir)

@@ -99,7 +99,18 @@ def test_corpus_task_is_adapted_into_out_dir_and_judged(tmp_path):
     cassette = cassette_for_flow(tmp_path / "c.jsonl", corpus_workflow(task_id), [f"```python\n{reference}```"])
     out = tmp_path / "out"
     code, stdout, err = run_cli(["adapt", "--task", task_id, "--backend", "replay", "--cassette", str(cassette),
-                                 "--run", "--out-dir", str(out)])
+                                 "--run", "--n", "1", "--repair", "0", "--out-dir", str(out)])
     assert code == 0, err
     assert (out / "train_tracking_mlflow.py").read_text() == reference
     assert f"check:   {task.checker}: PASSED" in stdout
+
+
+def test_run_defaults_to_the_best_measured_configuration():
+    from opsgraft.commands._common import RUN_N, RUN_REPAIR, run_defaults
+
+    assert (RUN_N, RUN_REPAIR) == (3, 2)
+    assert run_defaults(False, None, None) == (False, 1, 0)  # no --run: one sample, nothing to repair
+    assert run_defaults(True, None, None) == (True, 3, 2)
+    assert run_defaults(False, None, 1) == (True, 3, 1)  # --repair implies --run
+    assert run_defaults(True, 1, 0) == (True, 1, 0)  # explicit values win
+    assert run_defaults(False, 2, 0) == (False, 2, 0)

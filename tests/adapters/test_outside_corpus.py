@@ -38,7 +38,7 @@ def answer(name: str) -> str:
 
 def cli_args(key: str, script: Path, cassette: Path) -> list[str]:
     """The command a user types for ``key`` on ``script``, replayed from ``cassette``."""
-    replay = ["--backend", "replay", "--cassette", str(cassette), "--run", "--timeout", "240"]
+    replay = ["--backend", "replay", "--cassette", str(cassette), "--run", "--n", "1", "--repair", "0", "--timeout", "240"]
     if "->" in key:
         source, target = key.split("->")
         return ["translate", str(script), "--from", source, "--to", target, "--strategy", "none", *replay]

@@ -16,7 +16,7 @@ pytestmark = [
 def test_adapt_with_the_local_model_and_run(sklearn_script, tmp_path):
     before = hashlib.sha256(sklearn_script.read_bytes()).hexdigest()
     code, out, err = run_cli(["adapt", str(sklearn_script), "--add", "tracking:mlflow", "--backend", "local",
-                              "--run", "--no-cache", "--timeout", "180"])
+                              "--run", "--n", "1", "--repair", "0", "--no-cache", "--timeout", "180"])
     assert code == 0, err
     assert hashlib.sha256(sklearn_script.read_bytes()).hexdigest() == before
     adapted = sklearn_script.parent / "train_tracking_mlflow.py"

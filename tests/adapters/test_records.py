@@ -11,7 +11,7 @@ from tests.conftest import make_cassette, run_cli
 def test_record_rejudges_without_the_llm(sklearn_script, tmp_path):
     cassette = make_cassette(tmp_path / "c.jsonl", sklearn_script, "tracking:mlflow", [ANSWER])
     code, _, err = run_cli(["adapt", str(sklearn_script), "--add", "tracking:mlflow", "--backend", "replay",
-                            "--cassette", str(cassette), "--run"])
+                            "--cassette", str(cassette), "--run", "--n", "1", "--repair", "0"])
     assert code == 0, err
     record_path = sklearn_script.parent / "train_tracking_mlflow.opsgraft.json"
     record = load_record(record_path)

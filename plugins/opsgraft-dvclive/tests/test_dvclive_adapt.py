@@ -54,7 +54,7 @@ def test_adapt_add_tracking_dvclive_run_passes_with_a_replay_cassette(tmp_path: 
     reference = reference_files(task)[task.entry]
     tape = cassette(tmp_path / "c.jsonl", script, f"```python\n{reference}```")
     code, out, err = run_cli(["adapt", str(script), "--add", "tracking:dvclive", "--backend", "replay",
-                              "--cassette", str(tape), "--run", "--no-cache"])
+                              "--cassette", str(tape), "--run", "--n", "1", "--repair", "0", "--no-cache"])
     assert code == 0, out + err
     assert (tmp_path / "train_tracking_dvclive.py").read_text() == reference
     assert "dvclive-tracking: PASSED" in out
@@ -68,6 +68,6 @@ def test_adapt_reports_the_checker_reason_for_an_answer_without_next_step(tmp_pa
     answer = reference_files(task)[task.entry].replace("        live.next_step()\n", "")
     tape = cassette(tmp_path / "c.jsonl", script, f"```python\n{answer}```")
     code, out, err = run_cli(["adapt", str(script), "--add", "tracking:dvclive", "--backend", "replay",
-                              "--cassette", str(tape), "--run", "--no-cache", "--no-preserved"])
+                              "--cassette", str(tape), "--run", "--n", "1", "--repair", "0", "--no-cache", "--no-preserved"])
     assert code == 0, err  # a failed check is a result, not an error
     assert "check:   dvclive-tracking: FAILED (every metric was logged at 1 step(s), expected at least 2" in out
