@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from opsgraft.adapters import pipeline, prompting
+from opsgraft.adapters import prompting, repair_loop
 from opsgraft.adapters.hints import repair_hints
 from opsgraft.adapters.output import write_outputs
 from opsgraft.adapters.specs import AdapterSpec
@@ -37,7 +37,7 @@ def guide_text(name: str) -> str:
 class Result:
     """The run and where its outputs went."""
 
-    run: pipeline.AdaptRun
+    run: repair_loop.AdaptRun
     paths: dict[str, Path]
 
 
@@ -72,7 +72,7 @@ class Workflow:
 
     def __post_init__(self) -> None:
         if self.task is None:
-            task = pipeline.script_task(self.script, self.spec, self.with_files)
+            task = repair_loop.script_task(self.script, self.spec, self.with_files)
             from dataclasses import replace
 
             self.task = replace(task, timeout_s=self.timeout_s)
@@ -80,7 +80,7 @@ class Workflow:
     def bind(self, backend: Backend, max_tokens: int) -> None:
         """Fit the repair and restart prompts to ``backend``'s context window with ``max_tokens`` left to answer.
 
-        :meth:`execute` binds its backend itself; a caller that drives :func:`pipeline.run_adaptation`
+        :meth:`execute` binds its backend itself; a caller that drives :func:`repair_loop.run_adaptation`
         with this workflow's prompt builders (the benchmark runner) binds before it.
         """
         self._backend, self._max_tokens = backend, max_tokens
@@ -91,8 +91,8 @@ class Workflow:
         return self._backend, self._max_tokens
 
     def precheck(self) -> str | None:
-        """See :func:`pipeline.precheck`."""
-        return pipeline.precheck(self.spec, self.source, self.script.name)
+        """See :func:`repair_loop.precheck`."""
+        return repair_loop.precheck(self.spec, self.source, self.script.name)
 
     def retrieve_docs(self, backend: Backend | None) -> list[RetrievedDoc]:
         """Docs for rag mode (target-search) or a translation strategy; none otherwise."""
@@ -170,7 +170,7 @@ class Workflow:
                 return prompt, len(docs)
             docs.pop()
 
-    def _failure(self, attempt: pipeline.Attempt) -> tuple[list[str], str]:
+    def _failure(self, attempt: repair_loop.Attempt) -> tuple[list[str], str]:
         """What went wrong in an attempt: the checker's reasons (after how the program ended) and stderr's tail."""
         assert self.task is not None
         result = attempt.result
@@ -180,7 +180,7 @@ class Workflow:
         elif result and result.status == "failed" and result.execution.returncode not in (None, 0):
             reasons.insert(0, f"the program exited with code {result.execution.returncode}")
         if attempt.candidate is None:
-            edit_failed = attempt.error.startswith(pipeline.EDIT_FAILED)
+            edit_failed = attempt.error.startswith(repair_loop.EDIT_FAILED)
             reasons.insert(0, attempt.error if edit_failed else "the last answer held no Python code block")
         if attempt.static:
             # Every certain error at once; the run itself stopped at the first.
@@ -193,7 +193,7 @@ class Workflow:
             reasons += [f"the script no longer does what the original did: {f}" for f in result.preserved_findings]
         return reasons, result.execution.stderr_tail if result else ""
 
-    def check_statically(self, attempt: pipeline.Attempt) -> list[str]:
+    def check_statically(self, attempt: repair_loop.Attempt) -> list[str]:
         """The certain errors in a failed attempt's code (adapters/preflight.py), as lines for the prompt."""
         from opsgraft.adapters import preflight
 
@@ -202,7 +202,7 @@ class Workflow:
         local = preflight.local_module_names(f for f in self.task.files if f != self.task.entry)
         return [str(f) for f in preflight.check(code, self.task.entry, local_modules=local)]
 
-    def build_repair(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
+    def build_repair(self, attempt: repair_loop.Attempt, log_lines: list[str]) -> Prompt:
         """The repair prompt for a failed attempt (falls back to the input if it had no code).
 
         Repair prompts carry more than the first one; they get the docs that still fit.
@@ -218,7 +218,7 @@ class Workflow:
             self._backend, self._max_tokens)
         return prompt
 
-    def build_restart(self, attempt: pipeline.Attempt, log_lines: list[str]) -> Prompt:
+    def build_restart(self, attempt: repair_loop.Attempt, log_lines: list[str]) -> Prompt:
         """The first prompt again, with the sample's failures and the hints for its last one.
 
         The first prompt fitted; with the failures added, it may need to drop a doc.
@@ -249,10 +249,10 @@ class Workflow:
         self.docs = self.retrieve_docs(backend)
         self.bind(backend, max_tokens)
         self.fit_docs(backend, max_tokens)
-        options = pipeline.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+        options = repair_loop.AdaptOptions(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                         repair=repair, run=run, device=self.device, timeout_s=self.timeout_s,
                                         stop_at_first_pass=stop_at_first_pass, edit_format=self.edit_format)
-        adapt_run = pipeline.run_adaptation(
+        adapt_run = repair_loop.run_adaptation(
             self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
             build_repair=self.build_repair, build_restart=self.build_restart, judge=self.judge if run else None,
             on_event=on_event, static_check=self.check_statically if self.static_check else None,
@@ -271,7 +271,7 @@ class Workflow:
             first = faults[0]
             assert first.result is not None
             work = "translated" if self.spec.kind == "translate" else "adapted"
-            raise pipeline.CheckerFault(
+            raise repair_loop.CheckerFault(
                 f"opsgraft fault: {first.result.checker_fault} (round {first.round}, sample {first.sample}). "
                 f"This is a bug in opsgraft's checker, not in the {work} code; the repair loop stopped and the "
                 f"model was told nothing of it. Traceback in {paths['record']}", result)

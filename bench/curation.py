@@ -120,7 +120,7 @@ def main() -> int:
     import numpy as np
 
     from opsgraft.curation.store import collection_name
-    from opsgraft.retrieval.index import searcher
+    from opsgraft.retrieval.search import searcher
 
     rng = np.random.default_rng(0)
     client = stores.client

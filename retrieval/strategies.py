@@ -18,7 +18,7 @@ from opsgraft.frameworks import top_level_imports
 from opsgraft.llm.base import Backend
 from opsgraft.registry import retrievers
 from opsgraft.retrieval import prompts
-from opsgraft.retrieval.index import searcher, section_key
+from opsgraft.retrieval.search import searcher, section_key
 from opsgraft.retrieval.trace import write_trace
 from opsgraft.types import Chunk, Message, RetrievedDoc, to_dict
 

@@ -1,7 +1,7 @@
 """Run the benchmark grid: models x modes x temperatures over the selected tasks, n sample chains each.
 
 Each (cell, task) runs the code path of ``opsgraft adapt --run``: a corpus Workflow's prompt and
-retrieval, :func:`opsgraft.adapters.pipeline.run_adaptation` with its repair loop, and the evaluator's
+retrieval, :func:`opsgraft.adapters.repair_loop.run_adaptation` with its repair loop, and the evaluator's
 sandbox and checker (through the executors, see judging.py). Around it:
 
 - Resume: every record is fsynced as its verdict arrives; a rerun skips finished chains and redoes
@@ -346,7 +346,7 @@ def _run_units(units: list[Unit], backend: LockedBackend, pool: Any, rd: rec.Run
 def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: BenchConfig, emit: EventFn,
               preserved: bool = True) -> None:
     """Adapt and judge one task's remaining samples in one cell, writing each record as it is known."""
-    from opsgraft.adapters import pipeline
+    from opsgraft.adapters import repair_loop
     from opsgraft.adapters.workflow import corpus_workflow
 
     strategy = unit.mode if unit.mode in STRATEGIES else ""
@@ -368,10 +368,10 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
                           "samples": unit.samples}
     kw["stop_at_first_pass"] = False  # pass@k needs every chain
     kw["edit_format"] = flow.edit_format
-    options = pipeline.AdaptOptions(**kw)
+    options = repair_loop.AdaptOptions(**kw)
     chains = ChainRecorder(unit, rd, cfg, flow.task, flow.source, retrieve_s, pool, emit)
     try:
-        run = pipeline.run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt, options,
+        run = repair_loop.run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt, options,
                                       mode=unit.mode, build_repair=flow.build_repair,
                                       build_restart=flow.build_restart, judge=chains.judge, on_event=chains.event,
                                       static_check=flow.check_statically if flow.static_check else None)

@@ -132,7 +132,7 @@ def run_and_report(flow: Any, backend: Any, progress: GenerationStatus, **kw: An
     for col in ("round", "sample", "tokens", "tok/s", "status", "why"):
         table.add_column(col)
     for a in run.attempts:
-        from opsgraft.adapters.pipeline import summarize_failure
+        from opsgraft.adapters.repair_loop import summarize_failure
 
         g = a.generation
         rate = f"{g.usage.completion_tokens / g.wall_s:.1f}" if g.wall_s > 0 else "cached"

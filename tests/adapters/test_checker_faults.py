@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opsgraft.adapters.pipeline import CheckerFault
+from opsgraft.adapters.repair_loop import CheckerFault
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.adapters.workflow import Workflow
 from opsgraft.evaluation.evaluator import judge

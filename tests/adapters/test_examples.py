@@ -69,7 +69,7 @@ def test_each_example_is_short_consistent_and_fits_a_prompt(example: Example):
     assert example.before != example.after
     spec = get_adapter(example.adapter)
     if spec.kind == "inline":
-        from opsgraft.adapters.pipeline import precheck
+        from opsgraft.adapters.repair_loop import precheck
 
         assert precheck(spec, example.before, "before.py") is None  # there is something to add
         assert precheck(spec, example.after, "after.py") == "already-present" or not spec.imports

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opsgraft.adapters.examples import Example, library
-from opsgraft.adapters.pipeline import script_task
+from opsgraft.adapters.repair_loop import script_task
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.evaluation.evaluator import judge
 from opsgraft.types import Candidate

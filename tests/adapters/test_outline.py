@@ -13,7 +13,7 @@ import pytest
 
 from opsgraft.adapters import prompting
 from opsgraft.adapters.outline import MODULE, build, insertion_points, render, tool_uses, work_scope
-from opsgraft.adapters.pipeline import Attempt
+from opsgraft.adapters.repair_loop import Attempt
 from opsgraft.adapters.specs import adapter_for_task, get_adapter
 from opsgraft.adapters.workflow import Workflow, corpus_workflow
 from opsgraft.evaluation.corpus import input_files, load_task

@@ -91,7 +91,7 @@ def test_the_unadapted_script_fails_the_same_check(key: str, script_name: str, a
 
 def test_dvc_checker_on_real_runs_of_a_users_gitpython_release():
     """dvc-tracked with no task arguments, on sandbox runs of a script that keeps its repo under mkdtemp()."""
-    from opsgraft.adapters.pipeline import script_task
+    from opsgraft.adapters.repair_loop import script_task
     from opsgraft.adapters.specs import get_adapter
     from opsgraft.evaluation.evaluator import judge
     from opsgraft.types import Candidate

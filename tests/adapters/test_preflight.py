@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsgraft.adapters import pipeline, preflight
+from opsgraft.adapters import preflight, repair_loop
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.adapters.workflow import Workflow
 from opsgraft.types import Candidate, ExecutionResult, Generation, Prompt, SampleResult, Verdict
@@ -88,13 +88,13 @@ def test_local_module_names() -> None:
     assert preflight.local_module_names(["model.py", "pkg/util.py", "data/x.csv"]) == {"model", "pkg", "data"}
 
 
-def _failed_attempt(code: str, stderr: str) -> pipeline.Attempt:
+def _failed_attempt(code: str, stderr: str) -> repair_loop.Attempt:
     cand = Candidate("user:train.py", 0, {"train.py": code}, "train.py", origin="round0")
     result = SampleResult(
         task_id="user:train.py", sample_index=0, status="failed",
         execution=ExecutionResult(status="failed", returncode=1, wall_s=0.1, stderr_tail=stderr),
         verdict=Verdict(passed=False, checker="mlflow-tracking", reasons=("no MLflow run was logged",)))
-    return pipeline.Attempt(0, 0, Prompt(messages=()), Generation(text=code), cand, result=result)
+    return repair_loop.Attempt(0, 0, Prompt(messages=()), Generation(text=code), cand, result=result)
 
 
 def test_repair_prompt_lists_every_static_error_once(tmp_path: Path) -> None:

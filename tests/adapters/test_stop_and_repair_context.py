@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from opsgraft.adapters import prompting
-from opsgraft.adapters.pipeline import STOPPED
+from opsgraft.adapters.repair_loop import STOPPED
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.adapters.workflow import Workflow
 from opsgraft.llm.scripted import ScriptedBackend

@@ -45,7 +45,7 @@ def test_translation_prompt_lays_out_docs_x_then_docs_y():
 
 def test_repair_and_restart_prompts_keep_the_top_docs_that_fit(sklearn_script):
     """Both carry more than the first prompt, so they may keep fewer docs; never a lower-ranked one over a higher."""
-    from opsgraft.adapters.pipeline import Attempt
+    from opsgraft.adapters.repair_loop import Attempt
     from opsgraft.types import Candidate, Generation
 
     source = sklearn_script.read_text()

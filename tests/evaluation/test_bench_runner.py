@@ -215,7 +215,7 @@ def test_mlflow_logs_one_run_per_cell_and_a_resume_updates_it(tmp_path: Path):
 
 
 def test_pipeline_runs_only_the_asked_samples_with_their_own_indices(tmp_path: Path):
-    from opsgraft.adapters.pipeline import AdaptOptions, run_adaptation
+    from opsgraft.adapters.repair_loop import AdaptOptions, run_adaptation
     from opsgraft.adapters.workflow import corpus_workflow
 
     flow = corpus_workflow(PASS_TASK)

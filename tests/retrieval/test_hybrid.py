@@ -1,6 +1,6 @@
 import pytest
 
-from opsgraft.retrieval.index import module_depth, name_words, query_words, title_overlap
+from opsgraft.retrieval.search import module_depth, name_words, query_words, title_overlap
 
 
 def test_query_words_drop_stopwords_and_stem():
@@ -52,7 +52,7 @@ OPTUNA_DOCS = {
 def test_search_adds_and_boosts_chunks_whose_heading_names_the_query(tmp_path) -> None:
     from opsgraft.curation.embed import get_embedder
     from opsgraft.curation.store import Stores
-    from opsgraft.retrieval.index import RERANK_POOL, searcher
+    from opsgraft.retrieval.search import RERANK_POOL, searcher
 
     from .conftest import doc_chunks
 
@@ -72,7 +72,7 @@ def test_a_section_comes_back_once_by_its_best_chunk(tmp_path) -> None:
     from opsgraft.curation.chunker import chunk_id
     from opsgraft.curation.embed import get_embedder
     from opsgraft.curation.store import Stores
-    from opsgraft.retrieval.index import searcher
+    from opsgraft.retrieval.search import searcher
     from opsgraft.types import Chunk
 
     # mlflow.start_run's long docstring is three chunks under one heading.
@@ -101,7 +101,7 @@ def test_a_section_comes_back_once_by_its_best_chunk(tmp_path) -> None:
 
 
 def test_internals_pay_for_each_submodule_beyond_the_first(tmp_path, monkeypatch) -> None:
-    import opsgraft.retrieval.index as index
+    import opsgraft.retrieval.search as search
     from opsgraft.curation.embed import get_embedder
     from opsgraft.curation.store import Stores
 
@@ -111,13 +111,13 @@ def test_internals_pay_for_each_submodule_beyond_the_first(tmp_path, monkeypatch
     internal = "nncf.quantization.algorithms.accuracy_control.algorithm.Restorer.apply"  # 4 submodules
     docs = {internal: text, "nncf.quantize": text, "nncf.torch.quantize": text}
     Stores(tmp_path).write("nncf", "3", doc_chunks(docs, "nncf", "3"), get_embedder("local"), {})
-    s = index.searcher("nncf", tmp_path)
+    s = search.searcher("nncf", tmp_path)
 
     def scores() -> dict[str, float]:
         return {d.title.split(" > ")[-1]: d.score for d in s.search("calibrate and quantize", top_k=3)}
 
-    weight, ranked = index.DEPTH_WEIGHT, scores()
-    monkeypatch.setattr(index, "DEPTH_WEIGHT", 0.0)
+    weight, ranked = search.DEPTH_WEIGHT, scores()
+    monkeypatch.setattr(search, "DEPTH_WEIGHT", 0.0)
     flat = scores()
     assert flat[internal] - ranked[internal] == pytest.approx(3 * weight)
     assert flat["nncf.quantize"] == ranked["nncf.quantize"]

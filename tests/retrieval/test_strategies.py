@@ -10,7 +10,7 @@ from opsgraft.curation.summarize import Summarizer
 from opsgraft.errors import ConfigError, StoreError, UnknownComponentError
 from opsgraft.llm.scripted import ScriptedBackend
 from opsgraft.retrieval import RetrievalRequest, retrieve
-from opsgraft.retrieval.index import searcher
+from opsgraft.retrieval.search import searcher
 from opsgraft.retrieval.strategies import code_sketch, source_queries
 from opsgraft.retrieval.trace import read_trace
 

@@ -9,7 +9,7 @@ import pytest
 from opsgraft.curation.chunker import Chunker
 from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores
-from opsgraft.retrieval.index import searcher
+from opsgraft.retrieval.search import searcher
 from opsgraft.types import RawPage
 
 # A long signature dilutes the embedding of tool.strip's chunk (cosine to the query 0.469 as embedded,

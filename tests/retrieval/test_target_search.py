@@ -10,7 +10,7 @@ from opsgraft.curation.embed import get_embedder
 from opsgraft.curation.store import Stores
 from opsgraft.frameworks import top_level_imports
 from opsgraft.retrieval import RetrievalRequest, retrieve
-from opsgraft.retrieval.index import documented_name
+from opsgraft.retrieval.search import documented_name
 from opsgraft.retrieval.strategies import api_names
 from opsgraft.retrieval.trace import read_trace
 

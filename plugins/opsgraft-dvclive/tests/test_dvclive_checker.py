@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opsgraft.adapters.pipeline import script_task
+from opsgraft.adapters.repair_loop import script_task
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.evaluation.evaluator import judge
 from opsgraft.types import Candidate, SampleResult
