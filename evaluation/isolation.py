@@ -131,7 +131,8 @@ def bwrap_flags(root: Path, env: Mapping[str, str], argv: Iterable[str] = ()) ->
 
 
 def _hidden_needs(root: Path, env: Mapping[str, str], argv: Iterable[str] = ()) -> list[Path]:
-    """Paths the program needs (interpreter, files in ``argv``, PYTHONPATH, PATH) that a private folder hides.
+    """Paths the program needs (interpreter, files in ``argv``, PYTHONPATH, PATH, plugin hook folders) that a
+    private folder hides.
 
     Parents come first and nested ones are dropped: each bind shows its whole tree.
     """
@@ -139,6 +140,8 @@ def _hidden_needs(root: Path, env: Mapping[str, str], argv: Iterable[str] = ()) 
         sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable),
         *(arg for arg in argv if os.path.isabs(arg)),
         *env.get("PYTHONPATH", "").split(os.pathsep), *env.get("PATH", "").split(os.pathsep),
+        # plugins' sandbox hook folders (a plugin installed from a checkout under /tmp, as in CI)
+        *env.get("OPSGRAFT_HOOK_DIRS", "").split(os.pathsep),
     ]
     hidden = private_dirs()
     found: list[Path] = []

@@ -68,6 +68,7 @@ def test_corpus_list(make_task: Callable[..., Path], tasks_dir: Path, monkeypatc
     make_task("translate-demo-two", kind="translate", functionality="translation", source_component="wandb",
               framework="pytorch")
     monkeypatch.setattr(corpus_module, "corpus_tasks_dir", lambda: tasks_dir)
+    monkeypatch.setattr(corpus_module, "task_roots", lambda: [tasks_dir])  # no installed plugin's tasks
     code, stdout, stderr = cli(["corpus", "list"])
     assert code == 0, stderr
     rows = [line for line in stdout.splitlines() if "demo" in line]
@@ -81,6 +82,7 @@ def test_corpus_check_all_as_expected(make_task: Callable[..., Path], tasks_dir:
                                       cli: CLI) -> None:
     make_task("good-task")
     monkeypatch.setattr(corpus_module, "corpus_tasks_dir", lambda: tasks_dir)
+    monkeypatch.setattr(corpus_module, "task_roots", lambda: [tasks_dir])  # no installed plugin's tasks
     code, stdout, stderr = cli(["corpus", "check"])
     assert code == 0, stdout + stderr
     assert "all 1 tasks as expected" in stdout
@@ -95,6 +97,7 @@ def test_corpus_check_flags_a_bad_task(make_task: Callable[..., Path], tasks_dir
     make_task("weak-task", inputs={"train.py": REFERENCE}, mutants={"not-wrong": {"train.py": REFERENCE}})
     make_task("unchecked-task", checker="no-such-checker")
     monkeypatch.setattr(corpus_module, "corpus_tasks_dir", lambda: tasks_dir)
+    monkeypatch.setattr(corpus_module, "task_roots", lambda: [tasks_dir])  # no installed plugin's tasks
     code, stdout, stderr = cli(["corpus", "check", "--task", "weak-task", "--task", "unchecked-task"])
     assert code == 1
     assert "good-task" not in stdout

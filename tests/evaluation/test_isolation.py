@@ -303,3 +303,18 @@ def test_a_cuda_sample_gets_the_gpu_device_nodes(tmp_path: Path, monkeypatch: py
     cuda = isolation.bwrap_flags(tmp_path, {"OPSGRAFT_DEVICE": "cuda"})
     assert " ".join(cuda).count("--dev-bind /dev/nvidia") == 2 and cuda.index("--dev-bind") > cuda.index("--dev")
     assert "--dev-bind" not in isolation.bwrap_flags(tmp_path, {"OPSGRAFT_DEVICE": "cpu"})
+
+
+def test_plugin_hook_folders_under_a_private_tmp_are_bound_read_only(tmp_path: Path) -> None:
+    # A plugin installed from a checkout under /tmp (as CI's clean clone): its hook folder must stay
+    # visible under the sample's private /tmp, or its hooks never run and its checker sees no evidence.
+    root = tmp_path / "root"
+    (root / "work").mkdir(parents=True)
+    hooks = tmp_path / "plugin-hooks"
+    hooks.mkdir()
+    flags = isolation.bwrap_flags(root, {"OPSGRAFT_HOOK_DIRS": str(hooks)})
+    pairs = [(flag, flags[i + 1]) for i, flag in enumerate(flags) if flag in ("--bind", "--ro-bind", "--tmpfs")]
+    assert ("--ro-bind", str(hooks)) in pairs
+    order = [src for _, src in pairs]
+    assert order.index("/tmp") < order.index(str(hooks))
+    assert str(hooks) not in isolation.bwrap_flags(root, {})  # bound because the env names it
