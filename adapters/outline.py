@@ -413,8 +413,14 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str) -> list[str]:
     out: list[str] = []
     func = spec.functionality
     if spec.kind == "translate":
-        uses = tool_uses(source, spec.source_imports)
-        if uses:
+        from opsgraft.adapters import callmap  # issue 16: the curated per-statement map, where one exists
+
+        mapped = callmap.find(source, spec.key)
+        uses = [] if mapped else tool_uses(source, spec.source_imports)
+        if mapped:
+            out.append(f"- replace the {spec.source_component} code statement by statement:")
+            out += ["  " + line for line in callmap.render(mapped, spec.key)]
+        elif uses:
             out.append(f"- replace the {spec.source_component} code ({len(uses)} statements): "
                        + _listing([replace(u, text=u.text[:40] + (" ..." if len(u.text) > 40 else "")) for u in uses], 8, w))
         out.append(f"- keep everything else as it is{': training at ' + ', '.join(f'line {t.line}' for t in train[:3]) if train else ''}")

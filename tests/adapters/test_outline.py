@@ -133,6 +133,8 @@ def test_translation_lists_every_statement_of_the_source_tool(task_id, tool):
     assert expected and set(expected) <= set(uses)
     text = render(source, spec, "x.py")
     assert f"replace the {spec.source_component} code" in text
+    # the call map lists what changes; printing git metadata (`repo.head.commit`) stays as it is
+    expected = [line for line in expected if "print(" not in source.splitlines()[line - 1]]
     for line in expected[:8]:
         assert f"line {line}" in text
 

@@ -1,0 +1,208 @@
+"""Call maps for translations (adapters/callmap.py, adapters/callmaps/*.yaml).
+
+Expected lines come from searching the script's text (the test's own oracle), never from the AST code under test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from opsgraft.adapters import callmap
+from opsgraft.adapters.outline import render
+from opsgraft.adapters.specs import get_adapter
+
+SCRIPTS = Path(__file__).parent / "callmap_scripts"
+
+
+def line_of(source: str, text: str) -> int:
+    hits = [i for i, ln in enumerate(source.splitlines(), 1) if text in ln]
+    assert hits, f"{text!r} not in the script"
+    return hits[0]
+
+
+def by_line(source: str, key: str) -> dict[int, callmap.Mapping]:
+    found = callmap.find(source, key)
+    assert len({m.line for m in found}) == len(found), "a statement is listed twice"
+    assert [m.line for m in found] == sorted(m.line for m in found)
+    return {m.line: m for m in found}
+
+
+WANDB = '''import wandb as wb
+from wandb import Artifact
+
+def build(cfg):
+    return cfg.hidden * 2
+
+def main():
+    run = wb.init(project="p", config=CFG)
+    cfg = run.config
+    width = build(cfg)
+    lr = wb.config["lr"]
+    wb.config.update({"extra": 1})
+    wb.config.depth = 3
+    for epoch in range(cfg.epochs):
+        run.log({"loss": 1.0}, step=epoch)
+    wb.summary["best"] = 0.5
+    run.summary["last"] = 0.4
+    wb.save("model.pt")
+    art = Artifact("m", type="model")
+    art.add_file("model.pt")
+    run.log_artifact(art)
+    wb.watch(None)
+    name = wb.run.name
+    wb.finish()
+'''
+
+EXPECTED_WANDB = {
+    "import wandb as wb": "import mlflow",
+    "run = wb.init(": 'mlflow.set_experiment("p")',
+    "cfg = run.config": "CFG",
+    "return cfg.hidden": 'cfg["hidden"]',
+    'lr = wb.config["lr"]': 'CFG["lr"]',
+    "wb.config.update(": 'mlflow.log_params({"extra": 1})',
+    "wb.config.depth = 3": 'mlflow.log_param("depth", 3)',
+    "for epoch in range(cfg.epochs)": 'cfg["epochs"]',
+    "run.log(": 'mlflow.log_metrics({"loss": 1.0}, step=epoch)',
+    'wb.summary["best"]': 'mlflow.log_metric("best", 0.5)',
+    'run.summary["last"]': 'mlflow.log_metric("last", 0.4)',
+    "wb.save(": 'mlflow.log_artifact("model.pt")',
+    "art.add_file(": 'mlflow.log_artifact("model.pt")',
+    "run.log_artifact(": "delete it",
+    "wb.watch(": "delete it",
+    "name = wb.run.name": "mlflow.active_run().info.run_name",
+    "wb.finish()": "mlflow.end_run()",
+}
+
+
+def test_every_wandb_entry_kind_found_on_its_line_through_aliases():
+    found = by_line(WANDB, "wandb->mlflow")
+    for text, target in EXPECTED_WANDB.items():
+        line = line_of(WANDB, text)
+        assert line in found, f"{text!r} (line {line}) not mapped"
+        assert target in found[line].target, (text, found[line].target)
+    # the variable passed to build() is the config, so build's parameter is mapped too; `width = build(cfg)`
+    # itself is not a W&B statement
+    assert line_of(WANDB, "width = build(cfg)") not in found
+
+
+GIT = '''from pathlib import Path
+from git import Repo as R
+
+def main():
+    repo = R(".")
+    Path(".gitattributes").write_text("*.csv filter=lfs diff=lfs merge=lfs -text")
+    repo.git.lfs("track", "*.csv")
+    repo.index.add([".gitattributes"])
+    repo.index.add(["data/a.csv", ".gitattributes"])
+    repo.git.add("data/b.csv")
+    repo.index.commit("data")
+    repo.create_tag("v1")
+    origin = repo.remote("origin")
+    origin.push("main")
+    repo.remotes.origin.push("v1")
+    print(repo.head.commit.hexsha)
+'''
+
+EXPECTED_GIT = {
+    'repo = R(".")': 'dvc("init")',
+    'Path(".gitattributes")': "delete it",
+    "repo.git.lfs(": "delete it",
+    'repo.index.add([".gitattributes"])': "delete it",
+    'repo.index.add(["data/a.csv"': 'dvc("add", "data/a.csv"); repo.index.add([f"{"data/a.csv"}.dvc"',
+    'repo.git.add("data/b.csv")': 'dvc("add", "data/b.csv")',
+    "repo.index.commit(": "keep it",
+    "repo.create_tag(": "keep it",
+    'origin.push("main")': 'dvc("push"); then keep the git push: origin.push("main")',
+    'repo.remotes.origin.push("v1")': 'dvc("push")',
+}
+
+
+def test_every_gitpython_entry_kind_found_on_its_line_through_aliases():
+    found = by_line(GIT, "gitpython->dvc")
+    for text, target in EXPECTED_GIT.items():
+        line = line_of(GIT, text)
+        assert line in found, f"{text!r} (line {line}) not mapped"
+        assert target in found[line].target, (text, found[line].target)
+    assert line_of(GIT, 'origin = repo.remote("origin")') not in found  # binds the remote, changes nothing
+    assert line_of(GIT, "print(repo.head") not in found  # git metadata stays
+
+
+def test_wandb_target_lines_name_only_mlflow_attributes_that_exist():
+    import mlflow
+
+    cm = callmap.load("wandb->mlflow")
+    assert cm is not None and cm.version >= 1
+    named = set()
+    for e in cm.entries:
+        for attr in re.findall(r"\bmlflow\.(\w+)", e.target):
+            named.add(attr)
+            assert hasattr(mlflow, attr), f"mlflow.{attr} (in {e.target!r}) does not exist in mlflow {mlflow.__version__}"
+        if "active_run().info." in e.target:
+            info = re.search(r"info\.(\w+)", e.target).group(1)
+            assert hasattr(mlflow.entities.RunInfo, info)
+    assert {"set_experiment", "start_run", "log_params", "log_metrics", "log_metric", "end_run"} <= named
+    sig = __import__("inspect").signature(mlflow.log_metrics)
+    assert "step" in sig.parameters and "run_name" in __import__("inspect").signature(mlflow.start_run).parameters
+
+
+def test_lightning_logger_target_exists():
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    assert hasattr(MLFlowLogger, "log_hyperparams") and hasattr(MLFlowLogger, "log_metrics")
+    src = ("from pytorch_lightning.loggers import WandbLogger\nlogger = WandbLogger(project='x')\n"
+           "logger.experiment.config.update(CFG)\ntrainer = make(logger=logger)\n")
+    found = by_line(src, "wandb->mlflow")
+    assert found[1].target == "from pytorch_lightning.loggers import MLFlowLogger"
+    assert found[2].target == "MLFlowLogger(experiment_name='x')"
+    assert found[3].target == "logger.log_hyperparams(CFG)" and 4 not in found
+
+
+@pytest.mark.parametrize("key, source", [
+    ("wandb->mlflow", "import numpy as np\nrun = np.zeros(3)\nrun.log(1)\nconfig = {}\nprint(config['lr'])\n"),
+    ("wandb->mlflow", "import mlflow\nwith mlflow.start_run() as run:\n    mlflow.log_metric('a', 1)\n"),
+    ("gitpython->dvc", "import subprocess\nrepo = open('x')\nrepo.index.add(['a'])\n# git lfs track\n"),
+    ("gitpython->dvc", '"""Uses git lfs and .gitattributes in prose only."""\nimport os\nos.remove("a")\n'),
+    ("no->map", "import wandb\nwandb.init()\n"),
+])
+def test_no_false_positives_without_the_source_tool(key, source):
+    assert callmap.find(source, key) == []
+
+
+def test_a_statement_is_listed_once():
+    src = "import wandb\nwandb.log({'a': wandb.config.lr, 'b': wandb.config.lr}, step=wandb.config.epochs)\n"
+    found = callmap.find(src, "wandb->mlflow")
+    assert len(found) == 2 and found[1].target.startswith("mlflow.log_metrics(")
+
+
+def test_outside_scripts_and_outline():
+    wb = (SCRIPTS / "wb_alias_summary.py").read_text()
+    text = render(wb, get_adapter("wandb->mlflow"), "wb.py")
+    assert f"line {line_of(wb, 'run.summary[')} `run.summary[\"best_mse\"] = best` -> " \
+           "`mlflow.log_metric(\"best_mse\", best)`" in text
+    assert f"line {line_of(wb, 'wb.watch(')} `wb.watch(None)` -> delete it" in text
+    assert "mlflow.summary" in text and "do not exist" in text  # the setup line
+    gl = (SCRIPTS / "git_lfs_weights.py").read_text()
+    text = render(gl, get_adapter("gitpython->dvc"), "gl.py")
+    for needle in ("repo.git.lfs(", "Path(\".gitattributes\")", "repo.git.add(\".gitattributes\")"):
+        assert re.search(rf"line {line_of(gl, needle)} `.*` -> delete it", text), needle
+    assert f"line {line_of(gl, 'repo.index.add(')} `repo.index.add([str(WEIGHTS)])` -> `dvc(\"add\", str(WEIGHTS));" in text
+    assert "def dvc(*args): subprocess.run([sys.executable, \"-m\", \"dvc\", *args], check=True)" in text
+    assert "no `import dvc`" in text
+
+
+def test_outline_groups_many_reads_and_caps_the_listing():
+    body = "".join(f"x{i} = wandb.config.p{i}\n" for i in range(20))
+    src = "import wandb\nwandb.init(project='p')\n" + body + "".join(f"wandb.log({{'m': {i}}})\n" for i in range(20))
+    lines = callmap.render(callmap.find(src, "wandb->mlflow"), "wandb->mlflow", limit=12)
+    assert any(ln.startswith("- lines 3, 4, 5,") and '`config["X"]`' in ln for ln in lines)
+    assert "- and 11 more of the same kinds" in lines  # import, init, one grouped line, 9 of the 20 logs
+    assert len([ln for ln in lines if ln.startswith("- line")]) == 12
+
+
+def test_maps_ship_as_package_data():
+    text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '"callmaps/*.yaml"' in text
+    assert callmap.load("gitpython->dvc") is not None and callmap.load("wandb->mlflow") is not None
