@@ -398,8 +398,8 @@ def _ready(o: Outline, scope: str, before: int) -> tuple[int, tuple[str, ...]]:
     return (max(lines) if lines else 0), names
 
 
-def insertion_points(o: Outline, spec: AdapterSpec, source: str) -> list[str]:
-    """Where the functionality's code goes, with line numbers."""
+def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True) -> list[str]:
+    """Where the functionality's code goes, with line numbers (``callmap``: a translation's per-statement map)."""
     w = work_scope(o)
     here = _label(w)
     models = [m for m in o.models if m.scope == w]
@@ -413,13 +413,14 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str) -> list[str]:
     out: list[str] = []
     func = spec.functionality
     if spec.kind == "translate":
-        from opsgraft.adapters import callmap  # issue 16: the curated per-statement map, where one exists
+        # issue 16: the curated per-statement map, where one exists
+        from opsgraft.adapters import callmap as callmap_mod
 
-        mapped = callmap.find(source, spec.key)
+        mapped = callmap_mod.find(source, spec.key) if callmap else []
         uses = [] if mapped else tool_uses(source, spec.source_imports)
         if mapped:
             out.append(f"- replace the {spec.source_component} code statement by statement:")
-            out += ["  " + line for line in callmap.render(mapped, spec.key)]
+            out += ["  " + line for line in callmap_mod.render(mapped, spec.key)]
         elif uses:
             out.append(f"- replace the {spec.source_component} code ({len(uses)} statements): "
                        + _listing([replace(u, text=u.text[:40] + (" ..." if len(u.text) > 40 else "")) for u in uses], 8, w))
@@ -487,7 +488,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str) -> list[str]:
     return out
 
 
-def render(source: str, spec: AdapterSpec, filename: str = "script.py") -> str:
+def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap: bool = True) -> str:
     """The outline and insertion points as a short plain-text block ('' when the source has no outline)."""
     o = build(source, filename)
     if o.empty:
@@ -509,7 +510,7 @@ def render(source: str, spec: AdapterSpec, filename: str = "script.py") -> str:
         lines.append(f"- loop: `{lp.text}` lines {lp.line}-{lp.end} in {_label(lp.scope)}")
     if o.metrics:
         lines.append(f"- metrics: {_listing(o.metrics, 3, w, True)}")
-    points = insertion_points(o, spec, source)
+    points = insertion_points(o, spec, source, callmap)
     if points:
         what = "the translated code" if spec.kind == "translate" else f"the {spec.functionality} code"
         lines.append(f"Where {what} goes:")

@@ -55,6 +55,7 @@ class Workflow:
     device: str = "cpu"
     isolation: str = "none"  # see opsgraft.evaluation.isolation
     outline: bool = True  # put the script's outline and insertion points in the first prompt (adapters/outline.py)
+    callmap: bool = True  # a translation's outline maps each source-API statement to its target (adapters/callmap.py)
     timeout_s: float = 300.0
     preserved: bool = False  # judge with the preserved check (opsgraft.evaluation.preserved); the CLI turns it on
     task: Task | None = None
@@ -137,7 +138,7 @@ class Workflow:
         from opsgraft.adapters.outline import render
 
         assert self.task is not None
-        return render(self.source, self.spec, self.task.entry)
+        return render(self.source, self.spec, self.task.entry, callmap=self.callmap)
 
     def fit_docs(self, backend: Backend, max_tokens: int) -> int:
         """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.

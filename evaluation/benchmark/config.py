@@ -85,6 +85,7 @@ class BenchConfig(BaseModel):
     max_tokens: int = Field(default=2048, ge=16, le=32768)
     top_k: int = Field(default=5, ge=1, le=20)
     outline: bool | None = None  # prompt knobs, passed to the Workflow when it has them
+    callmap: bool | None = None  # translations: the per-statement call map in the outline
     examples: bool | None = None
     edit_format: Literal["whole", "search-replace"] | None = None
     static_check: bool | None = None  # list every certain error of failed code in its repair prompt

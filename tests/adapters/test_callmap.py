@@ -206,3 +206,13 @@ def test_maps_ship_as_package_data():
     text = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     assert '"callmaps/*.yaml"' in text
     assert callmap.load("gitpython->dvc") is not None and callmap.load("wandb->mlflow") is not None
+
+
+def test_callmap_knob_off_falls_back_to_the_plain_listing():
+    # the bench's `callmap = false` (A/B): the outline still names the statements to replace, unmapped
+    gl = (SCRIPTS / "git_lfs_weights.py").read_text()
+    spec = get_adapter("gitpython->dvc")
+    off = render(gl, spec, "gl.py", callmap=False)
+    assert "replace the gitpython code (" in off and f"line {line_of(gl, 'repo.index.add(')}" in off
+    assert "def dvc(*args)" not in off and " -> " not in off
+    assert "def dvc(*args)" in render(gl, spec, "gl.py")
