@@ -92,6 +92,27 @@ def load(key: str) -> CallMap | None:
                    tuple(raw.get("setup") or ()), raw.get("unmapped", ""), tuple(entries))
 
 
+@dataclass(frozen=True)
+class Scaffold:
+    """What the start of a translated file holds (adapters/scaffold.py): imports dropped and added, helpers."""
+
+    drop_imports: tuple[str, ...]
+    imports: tuple[str, ...]
+    define: str
+
+
+@functools.cache
+def scaffold(key: str) -> Scaffold | None:
+    """The ``scaffold:`` section of translation ``key``'s map, or None."""
+    path = resources.files("opsgraft.adapters") / FOLDER / _file(key)
+    if not path.is_file():
+        return None
+    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("scaffold")
+    if not raw:
+        return None
+    return Scaffold(tuple(raw.get("drop_imports") or ()), tuple(raw.get("imports") or ()), raw.get("define") or "")
+
+
 def setup_lines(key: str) -> tuple[str, ...]:
     """The one-time lines the target needs (``def dvc(*args)``, what does not exist)."""
     cm = load(key)

@@ -19,7 +19,7 @@ from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
 from opsgraft.errors import InputError, NoCodeError, OpsgraftError
 from opsgraft.llm.base import Backend, check_context, index_runs
-from opsgraft.types import Candidate, Generation, Prompt, SampleResult, Task, to_dict
+from opsgraft.types import Candidate, Generation, Message, Prompt, SampleResult, Task, to_dict
 
 log = logging.getLogger(__name__)
 EventFn = Callable[[str, dict[str, Any]], None]
@@ -252,8 +252,11 @@ def run_adaptation(
     emit("generate", {"round": 0, "n": options.n})
     t0 = time.perf_counter()
     indices = list(options.samples) or list(range(options.n))
-    gens = [g for first, count in index_runs(indices)
-            for g in backend.generate(prompt.messages, n=count, temperature=options.temperature,
+    # The tool's start of the answer (adapters/scaffold.py), where the backend continues a prefill.
+    prefill = prompt.prefill if prompt.prefill and getattr(backend, "supports_prefill", False) else ""
+    messages = prompt.messages + ((Message("assistant", prefill),) if prefill else ())
+    gens = [replace(g, text=prefill + g.text) for first, count in index_runs(indices)
+            for g in backend.generate(messages, n=count, temperature=options.temperature,
                                       max_tokens=options.max_tokens, seed=options.seed, first_index=first)]
     run.timings["generate_s"] = time.perf_counter() - t0
     for i, gen in zip(sorted(indices), gens, strict=True):

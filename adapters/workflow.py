@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class Workflow:
     isolation: str = "none"  # see opsgraft.evaluation.isolation
     outline: bool = True  # put the script's outline and insertion points in the first prompt (adapters/outline.py)
     callmap: bool = True  # a translation's outline maps each source-API statement to its target (adapters/callmap.py)
+    # A translation's answer starts with the tool's head of the file: imports and helpers (adapters/scaffold.py).
+    # Off until measured better on the held-out half (bench knob `scaffold`).
+    scaffold: bool = False
     timeout_s: float = 300.0
     preserved: bool = False  # judge with the preserved check (opsgraft.evaluation.preserved); the CLI turns it on
     task: Task | None = None
@@ -115,10 +118,15 @@ class Workflow:
         assert self.task is not None
         guide = guide_text(self.spec.guide) if self.mode == "docprompt" and self.spec.guide else ""
         template = "translate_user.md" if self.spec.kind == "translate" else "inline_user.md"
-        return prompting.inline_prompt(self.spec, self.task.entry, source, instruction=self.task.instruction,
-                                       docs=self.docs if docs is None else docs, guide=guide,
-                                       template_name=template, example=self.example_text(),
-                                       outline=self.outline_text(), edit_format=self.edit_format)
+        prompt = prompting.inline_prompt(self.spec, self.task.entry, source, instruction=self.task.instruction,
+                                         docs=self.docs if docs is None else docs, guide=guide,
+                                         template_name=template, example=self.example_text(),
+                                         outline=self.outline_text(), edit_format=self.edit_format)
+        if self.scaffold and self.spec.kind == "translate" and self.edit_format == "whole":
+            from opsgraft.adapters import scaffold
+
+            prompt = replace(prompt, prefill=scaffold.build(source, self.spec.key))
+        return prompt
 
     def example_text(self) -> str:
         """The worked-example section of the first prompt ('' when off, when none fits, or once dropped to fit)."""

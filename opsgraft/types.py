@@ -84,6 +84,9 @@ class Prompt:
     messages: tuple[Message, ...]
     template: str = ""
     docs: tuple[RetrievedDoc, ...] = ()
+    # The answer's first lines, written by the tool (adapters/scaffold.py): sent as an assistant message
+    # that backends with ``supports_prefill`` continue; the answer is prefill + continuation.
+    prefill: str = ""
 
 
 @dataclass(frozen=True)

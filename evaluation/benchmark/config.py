@@ -86,6 +86,7 @@ class BenchConfig(BaseModel):
     top_k: int = Field(default=5, ge=1, le=20)
     outline: bool | None = None  # prompt knobs, passed to the Workflow when it has them
     callmap: bool | None = None  # translations: the per-statement call map in the outline
+    scaffold: bool | None = None  # translations: the answer starts with the tool's imports and helpers
     examples: bool | None = None
     edit_format: Literal["whole", "search-replace"] | None = None
     static_check: bool | None = None  # list every certain error of failed code in its repair prompt

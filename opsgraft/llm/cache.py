@@ -58,6 +58,7 @@ class CachedBackend:
         self.name = inner.name
         self.model = inner.model
         self.context_window = inner.context_window
+        self.supports_prefill = getattr(inner, "supports_prefill", False)
         self.hits = 0
         self.misses = 0
 

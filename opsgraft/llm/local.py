@@ -81,6 +81,7 @@ class LocalBackend:
     """
 
     name = "local"
+    supports_prefill = True  # a trailing assistant message is continued, not answered
 
     def __init__(
         self,
@@ -149,8 +150,11 @@ class LocalBackend:
 
     def prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
         """The chat-templated prompt as tokens."""
-        rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        return list(self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=False, special=True))
+        prefill = messages[-1].content if messages and messages[-1].role == "assistant" else None
+        turns = messages[:-1] if prefill is not None else messages
+        rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in turns])
+        text = rendered.prompt + (prefill or "")  # the template ends with the assistant turn's opening
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens of the templated prompt, with the model's own tokenizer."""

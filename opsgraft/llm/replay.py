@@ -75,6 +75,7 @@ class ReplayBackend:
     """Replays a cassette; strict misses raise ReplayMiss, non-strict ones are recorded via ``inner``."""
 
     name = "replay"
+    supports_prefill = True  # replays what the recorded backend continued
 
     def __init__(
         self,

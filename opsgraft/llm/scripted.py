@@ -14,6 +14,7 @@ class ScriptedBackend:
     """Returns the scripted answers in order, one per sample; records every prompt it saw."""
 
     name = "scripted"
+    supports_prefill = True  # answers are scripted as continuations of a prefill, when one is sent
 
     def __init__(self, answers: Sequence[Answer], model: str = "scripted", context_window: int = 32768):
         self.model = model
