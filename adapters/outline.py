@@ -485,6 +485,17 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
                 where = "before it is trained"
             out.append(f"- prune {mvar} (built at line {model.line}) {where}; keep training with the masks applied"
                        + (f" and finalize after line {loop.end}" if loop else ""))
+    elif func == "config":
+        if o.hyperparams:
+            shown = ", ".join(f"{h.text.split('=')[0].strip()} (line {h.line})" for h in o.hyperparams[:8])
+            out.append(f"- hyperparameters at {shown}: move their values into DEFAULT_CONFIG and delete the constants")
+        if model:
+            out.append(f"- the model built at line {model.line} takes its settings from the config: `{model.text}`")
+        if train:
+            out.append(f"- what the training at line {train[0].line} takes (epochs, batch size) comes from the config "
+                       f"too: `{train[0].text}`")
+        start = f"at the start of {here}" if w != MODULE else "before the data is loaded"
+        out.append(f"- parse --config and merge it into DEFAULT_CONFIG {start}; keep every print")
     return out
 
 

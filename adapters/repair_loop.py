@@ -175,6 +175,15 @@ def script_task(path: Path, spec: AdapterSpec, extra_files: tuple[str, ...] = ()
     )
 
 
+def _present_test(target: str) -> Callable[[str], bool]:
+    """The ``module:function`` an adapter names as its test for "already there"."""
+    import importlib
+
+    module, _, attr = target.partition(":")
+    test: Callable[[str], bool] = getattr(importlib.import_module(module), attr)
+    return test
+
+
 def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
     """None when there is work to do; "already-present" when the tool is already used.
 
@@ -183,6 +192,8 @@ def precheck(spec: AdapterSpec, source: str, filename: str) -> str | None:
     tree = analysis.parse(source, filename)
     if spec.kind == "inline":
         if analysis.already_present(tree, spec.imports, spec.present_calls, spec.present_keywords):
+            return "already-present"
+        if spec.present_test and _present_test(spec.present_test)(source):
             return "already-present"
         if not analysis.is_training_script(tree):
             raise InputError(f"{filename}: no training found (no fit/train call or training loop); nothing to adapt")

@@ -27,6 +27,8 @@ class AdapterSpec:
     guide: str = ""  # corpus/guides/<guide>.md for docprompt mode, or a plugin's "pkg:path/guide.md"
     present_calls: tuple[str, ...] = ()  # calls that mean the functionality is already there
     present_keywords: tuple[str, ...] = ()  # keyword arguments that mean the same
+    # "module:function" called with the source, True when the functionality is there (config:json's contract)
+    present_test: str = ""
     # APIs whose docs rag mode looks up by name first; {flavor} is the MLflow flavor of the script's framework.
     lookups: tuple[str, ...] = ()
     store: str = ""  # the docs store rag mode searches, when it is not the component's (a module's own store)
@@ -128,6 +130,20 @@ PRUNING_TORCH = _register(AdapterSpec(
     store="torch.nn.utils.prune",  # opsgraft curate --package torch.nn.utils.prune
     lookups=("torch.nn.utils.prune.l1_unstructured", "torch.nn.utils.prune.global_unstructured",
              "torch.nn.utils.prune.remove"),
+))
+CONFIG_JSON = _register(AdapterSpec(
+    key="config:json", kind="inline", functionality="config", component="json",
+    instruction=(
+        "Move the script's hard-coded hyperparameters (learning rate, batch size, epochs, optimizer "
+        "name, model sizes, estimator params) into a module-level dict literal DEFAULT_CONFIG with "
+        "their original values, add a --config PATH option (argparse) whose JSON object overrides "
+        "those defaults (an unknown key is an error; a missing file means the defaults), and make "
+        "the training read every value from the merged config."
+    ),
+    notes="notes_config_json.md", checker="config-json", checker_args={},
+    imports=(), guide="config-json",
+    present_test="opsgraft.adapters.config_params:has_config",
+    lookups=("argparse.ArgumentParser.add_argument", "json.load"),
 ))
 GITPYTHON_DVC = _register(AdapterSpec(
     key="gitpython->dvc", kind="translate", functionality="translation", component="dvc",

@@ -32,7 +32,7 @@ class TaskSpec(BaseModel):
 
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     kind: Literal["inline", "translate", "ablation"]
-    functionality: Literal["tracking", "registration", "hpo", "pruning", "translation", "ablation"]
+    functionality: Literal["tracking", "registration", "hpo", "pruning", "config", "translation", "ablation"]
     # Any component name: a plugin's tasks bring their own (the adapter and checker they name must exist
     # when the task is used; tests/evaluation/test_corpus.py checks the shipped ones).
     component: str = Field(min_length=1, pattern=COMPONENT_PATTERN)
