@@ -190,8 +190,9 @@ def run_program(
     isolation: str = "none",
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     pass_env: Sequence[str] = (),
+    args: Sequence[str] = (),
 ) -> SandboxRun:
-    """Write ``files`` into ``root/work`` and run ``python entry`` there; never raises for the program.
+    """Write ``files`` into ``root/work`` and run ``python entry *args`` there; never raises for the program.
 
     ``root`` must be an existing empty directory that the caller owns and removes afterwards
     (or hands to :func:`release`). ``memory_limit`` (bytes, None for none) caps the summed
@@ -224,7 +225,7 @@ def run_program(
         with out_path.open("wb") as out, err_path.open("wb") as err:
             # Output goes to files, not pipes: a child that keeps a pipe open cannot hang us.
             proc = subprocess.Popen(
-                _command(_supervised([sys.executable, entry], timeout_s, isolation), root=root, env=env,
+                _command(_supervised([sys.executable, entry, *args], timeout_s, isolation), root=root, env=env,
                          isolation=isolation),
                 cwd=workdir,
                 env=env,

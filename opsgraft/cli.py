@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "model": "opsgraft.commands.model:model",
     "bench": "opsgraft.commands.bench:bench",
     "report": "opsgraft.commands.report:report",
+    "ui": "opsgraft.commands.ui:ui",
 }
 
 HELP = {
@@ -41,6 +42,7 @@ HELP = {
     "model": "Assemble and verify the embedded local model.",
     "bench": "Run the Pass@k benchmark grid from a config or preset (resumable), then its report.",
     "report": "Render report.md and a self-contained report.html from a bench run directory.",
+    "ui": "Serve a local web page: parameter grids with MLflow and an LLM report, adapt, runs.",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from opsgraft.config import responses_dir
 from opsgraft.llm.base import Backend
 
 console = Console(stderr=True, highlight=False)
+# Who else hears a run's events (kind, data) besides the terminal: the UI's Adapt page, which runs these
+# very commands in-process. Besides the flow's events: "tokens" (sample, tokens, seconds) and "done" (result).
+event_listener: ContextVar[Callable[[str, dict[str, Any]], None] | None] = ContextVar("event_listener", default=None)
 
 
 class RegistryChoice(click.Choice):
@@ -82,6 +86,9 @@ class GenerationStatus:
         self.label = "generating"
 
     def __call__(self, sample: int, tokens: int, seconds: float) -> None:
+        listener = event_listener.get()
+        if listener is not None:
+            listener("tokens", {"sample": sample, "tokens": tokens, "seconds": seconds})
         if self.status is not None and seconds > 0:
             self.status.update(f"{self.label}: sample {sample + 1}, {tokens} tokens, {tokens / seconds:.1f} tok/s")
 
@@ -122,11 +129,19 @@ def run_and_report(flow: Any, backend: Any, progress: GenerationStatus, **kw: An
     """Run ``flow.execute`` with live progress, then print the outputs and the verdict table (adapt, translate)."""
     from rich.table import Table
 
+    listener = event_listener.get()
+
+    def on_event(kind: str, data: dict[str, Any]) -> None:
+        _show_event(status, progress, kind, data)
+        if listener is not None:
+            listener(kind, data)
+
     with console.status("preparing the prompt") as status:
         progress.status = status
         # The product path stops at the first pass; only the benchmark needs every chain (pass@k).
-        result = flow.execute(backend, on_event=lambda kind, data: _show_event(status, progress, kind, data),
-                              stop_at_first_pass=True, **kw)
+        result = flow.execute(backend, on_event=on_event, stop_at_first_pass=True, **kw)
+    if listener is not None:
+        listener("done", {"result": result, "flow": flow})
     run, paths = result.run, result.paths
     table = Table(title=f"{flow.spec.key} on {flow.script.name} ({run.mode}, {run.model})")
     for col in ("round", "sample", "tokens", "tok/s", "status", "why"):

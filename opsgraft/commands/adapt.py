@@ -17,6 +17,7 @@ from opsgraft.commands._common import (
     run_and_report,
     run_defaults,
 )
+from opsgraft.commands.config_file import config_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
@@ -54,6 +55,7 @@ edit_format_option = click.option(
 
 
 @click.command()
+@config_option("adapt")
 @click.argument("script", type=click.Path(path_type=Path), required=False)
 @click.option("--task", "task_id", default=None, metavar="ID",
               help="Adapt the input of a corpus task instead of SCRIPT, judged by the task's own checker.")

@@ -18,10 +18,12 @@ from opsgraft.commands._common import (
     strategy_names,
 )
 from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option
+from opsgraft.commands.config_file import config_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
 
 @click.command()
+@config_option("translate")
 @click.argument("script", type=click.Path(path_type=Path), required=False)
 @click.option("--task", "task_id", default=None, metavar="ID",
               help="Translate the input of a corpus task instead of SCRIPT, judged by the task's checker.")
