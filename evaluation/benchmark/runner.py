@@ -175,6 +175,7 @@ class LockedBackend:
     def __init__(self, inner: Backend, lock: threading.Lock | None = None):
         self.inner = inner
         self.name, self.model, self.context_window = inner.name, inner.model, inner.context_window
+        self.supports_prefill = getattr(inner, "supports_prefill", False)  # a translation's answer scaffold
         self._lock = lock or threading.Lock()
         self.busy_s = 0.0
         self.tokens = 0

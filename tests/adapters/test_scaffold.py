@@ -79,3 +79,15 @@ def test_no_prefill_when_off_or_when_the_backend_cannot_continue(tmp_path: Path)
                           (_flow(tmp_path, on=True), NoPrefill([answer]))):
         flow.execute(backend, n=1, run=False, out_dir=tmp_path / f"out-{flow.scaffold}")
         assert backend.calls[0][0][-1].role == "user"
+
+
+def test_the_bench_runners_shared_backend_passes_the_prefill_through(tmp_path: Path):
+    # The bench wraps the model in a LockedBackend: a wrapper that hides supports_prefill silently turns
+    # the scaffold off (the first scaffold measurement replayed the cached answers without it).
+    from opsgraft.evaluation.benchmark.runner import LockedBackend
+
+    assert LockedBackend(NoPrefill([])).supports_prefill is False
+    inner = ScriptedBackend(["\n\nif __name__ == '__main__':\n    pass\n```\n"])
+    flow = _flow(tmp_path, on=True)
+    flow.execute(LockedBackend(inner), n=1, run=False, out_dir=tmp_path / "out")
+    assert inner.calls[0][0][-1].role == "assistant"
