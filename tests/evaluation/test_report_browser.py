@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from opsgraft.evaluation.benchmark import report
+from tests.browser import chromium
 from tests.evaluation.report_runs import make_run
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-@pytest.fixture()
+@pytest.fixture
 def driver():  # type: ignore[no-untyped-def]
-    from opsgraft.curation.crawler import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
-
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()) or not Path(CHROMEDRIVER).exists():
-        pytest.skip("chromium/chromedriver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    if Path(CHROMIUM).exists():
-        options.binary_location = CHROMIUM
-    # The crawler's flags (headless, no sandbox, every host but 127.0.0.1 unresolvable), except that
-    # this page's images must load: they are what the test looks at.
-    for flag in CHROME_FLAGS:
-        if not flag.startswith("--blink-settings=imagesEnabled"):
-            options.add_argument(flag)
-    options.add_argument("--window-size=1400,1000")
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium("1400,1000", images=True) as drv:
         yield drv
-    finally:
-        drv.quit()
 
 
 def test_report_html_shows_tables_and_plots(driver, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

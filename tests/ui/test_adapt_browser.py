@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.adapters.test_adapt_cli import ANSWER
+from tests.browser import chromium
 from tests.conftest import make_cassette
 
 pytestmark = pytest.mark.browser
@@ -53,24 +54,8 @@ def server(sklearn_script: Path) -> Iterator[str]:
 
 @pytest.fixture
 def driver():  # type: ignore[no-untyped-def]
-    from opsgraft.curation.crawler import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
-
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()) or not Path(CHROMEDRIVER).exists():
-        pytest.skip("chromium/chromedriver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    if Path(CHROMIUM).exists():
-        options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:  # headless, no sandbox, every host but 127.0.0.1 unresolvable
-        options.add_argument(flag)
-    options.add_argument("--window-size=1300,1000")
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium("1300,1000", images=False) as drv:
         yield drv
-    finally:
-        drv.quit()
 
 
 def _shot(driver, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ import pytest
 from opsgraft.llm.scripted import ScriptedBackend
 from opsgraft.types import Message
 from opsgraft.ui.app import create_app
+from tests.browser import chromium
 
 pytestmark = pytest.mark.browser
 GRID_TIMEOUT_S = 300
@@ -61,25 +62,8 @@ def server(served: Path) -> Iterator[str]:
 
 @pytest.fixture
 def driver():  # type: ignore[no-untyped-def]
-    from opsgraft.curation.crawler import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
-
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()) or not Path(CHROMEDRIVER).exists():
-        pytest.skip("chromium/chromedriver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    if Path(CHROMIUM).exists():
-        options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:  # headless, no sandbox, every host but 127.0.0.1 unresolvable
-        if not flag.startswith("--blink-settings=imagesEnabled"):  # the plots must load
-            options.add_argument(flag)
-    options.add_argument("--window-size=1300,1600")
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium("1300,1600", images=True) as drv:
         yield drv
-    finally:
-        drv.quit()
 
 
 def screenshot(driver, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]

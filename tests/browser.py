@@ -1,0 +1,37 @@
+"""Headless Chromium for the browser tests (report HTML, the web page): one driver setup for all of them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@contextmanager
+def chromium(window: str = "1300,1000", images: bool = True) -> Iterator[Any]:
+    """A Chrome driver with the crawler's flags (headless, no sandbox, every host but 127.0.0.1
+    unresolvable); ``images`` lets pictures load (the plots are what several tests look at).
+    Skips the test where Chromium or its driver is not installed."""
+    from opsgraft.curation.crawler import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
+
+    if not (shutil.which("chromium") or Path(CHROMIUM).exists()) or not Path(CHROMEDRIVER).exists():
+        pytest.skip("chromium/chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    if Path(CHROMIUM).exists():
+        options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        if not (images and flag.startswith("--blink-settings=imagesEnabled")):
+            options.add_argument(flag)
+    options.add_argument(f"--window-size={window}")
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield drv
+    finally:
+        drv.quit()
