@@ -56,6 +56,17 @@ def build(source: str, translation_key: str) -> str:
     end = _head_end(tree)
     lines = source.splitlines()
     head = lines[:end]
+    # The module constants after the imports (`DATA = Path(...)`) come after the helpers, so the answer
+    # continues at module level: a prefill that ends inside a helper's body had the model keep writing
+    # that body (2048-token answers), and one that left the constants out lost their names.
+    consts_end = end
+    for stmt in tree.body:
+        if stmt.lineno <= end:
+            continue
+        if not isinstance(stmt, ast.Assign | ast.AnnAssign):
+            break
+        consts_end = stmt.end_lineno or stmt.lineno
+    consts = "\n".join(lines[end:consts_end]).strip("\n")
     # the source tool's imports leave (whole statements only; a mixed `import os, wandb` stays for the model)
     for stmt in sorted((s for s in tree.body if s.lineno <= end and _drops(s, scaffold.drop_imports)),
                        key=lambda s: -s.lineno):
@@ -67,5 +78,8 @@ def build(source: str, translation_key: str) -> str:
         text = f"{text}\n{chr(10).join(added)}" if text else "\n".join(added)
     if scaffold.define:
         text = f"{text}\n\n\n{scaffold.define.strip()}" if text else scaffold.define.strip()
+    if consts:
+        text = f"{text}\n\n\n{consts}"
+    text += "\n\n"  # at module level, after a blank line: the model writes the next statement
     log.info("answer scaffold: %d lines of the original head, %d imports added", len(head), len(added))
     return f"{FENCE}{text}\n"
