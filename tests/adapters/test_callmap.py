@@ -115,7 +115,7 @@ EXPECTED_GIT = {
     'repo.git.add("data/b.csv")': 'dvc("add", "data/b.csv")',
     "repo.index.commit(": "keep it",
     "repo.create_tag(": "keep it",
-    'origin.push("main")': 'dvc("push"); then keep the git push: origin.push("main")',
+    'origin.push("main")': 'dvc("push"); origin.push("main")',
     'repo.remotes.origin.push("v1")': 'dvc("push")',
 }
 
