@@ -35,3 +35,30 @@ def chromium(window: str = "1300,1000", images: bool = True) -> Iterator[Any]:
         yield drv
     finally:
         drv.quit()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` (the web page) served by uvicorn on a free loopback port in a thread; yields its URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.state.ui.jobs.shutdown()
+        srv.should_exit = True
+        thread.join(10)

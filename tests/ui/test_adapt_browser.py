@@ -7,49 +7,28 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.adapters.test_adapt_cli import ANSWER
-from tests.browser import chromium
+from tests.browser import chromium, serving
 from tests.conftest import make_cassette
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def server(sklearn_script: Path) -> Iterator[str]:
     """The page over the script's folder on a free loopback port, in a thread."""
-    import uvicorn
-
     from opsgraft.ui.app import create_app
 
     root = sklearn_script.parent
     make_cassette(root / "c.jsonl", sklearn_script, "tracking:mlflow", [ANSWER])
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serving(create_app(root)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,16 +17,11 @@ import pytest
 from opsgraft.llm.scripted import ScriptedBackend
 from opsgraft.types import Message
 from opsgraft.ui.app import create_app
-from tests.browser import chromium
+from tests.browser import chromium, serving
 
 pytestmark = pytest.mark.browser
 GRID_TIMEOUT_S = 300
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def report_answer(messages: Sequence[Message]) -> str:
@@ -43,21 +35,9 @@ def report_answer(messages: Sequence[Message]) -> str:
 
 @pytest.fixture
 def server(served: Path) -> Iterator[str]:
-    import uvicorn
-
     app = create_app(served, None, backend_factory=lambda: ScriptedBackend([report_answer]))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    app.state.ui.jobs.shutdown()
-    srv.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
