@@ -52,6 +52,15 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Scaffold:
+    """What the start of a translated file holds (adapters/scaffold.py): imports dropped and added, helpers."""
+
+    drop_imports: tuple[str, ...]
+    imports: tuple[str, ...]
+    define: str
+
+
+@dataclass(frozen=True)
 class CallMap:
     """One translation's map, as loaded from its YAML file."""
 
@@ -62,6 +71,7 @@ class CallMap:
     setup: tuple[str, ...]
     unmapped: str
     entries: tuple[Entry, ...]
+    scaffold: Scaffold | None = None  # the start of the answer (adapters/scaffold.py), where the map has one
 
 
 def _pattern(p: str) -> re.Pattern[str]:
@@ -88,29 +98,17 @@ def load(key: str) -> CallMap | None:
             e["kind"], tuple(_pattern(m) for m in ([] if e["kind"] == "text" else match)), e.get("target", ""),
             e.get("binds", ""), tuple((e.get("context") or {}).items()), e.get("skip", ""), e.get("empty", ""),
             match if e["kind"] == "text" else ""))
+    sc = raw.get("scaffold")
     return CallMap(key, int(raw["version"]), tuple(raw["modules"]), tuple((raw.get("symbols") or {}).items()),
-                   tuple(raw.get("setup") or ()), raw.get("unmapped", ""), tuple(entries))
+                   tuple(raw.get("setup") or ()), raw.get("unmapped", ""), tuple(entries),
+                   Scaffold(tuple(sc.get("drop_imports") or ()), tuple(sc.get("imports") or ()),
+                            sc.get("define") or "") if sc else None)
 
 
-@dataclass(frozen=True)
-class Scaffold:
-    """What the start of a translated file holds (adapters/scaffold.py): imports dropped and added, helpers."""
-
-    drop_imports: tuple[str, ...]
-    imports: tuple[str, ...]
-    define: str
-
-
-@functools.cache
 def scaffold(key: str) -> Scaffold | None:
     """The ``scaffold:`` section of translation ``key``'s map, or None."""
-    path = resources.files("opsgraft.adapters") / FOLDER / _file(key)
-    if not path.is_file():
-        return None
-    raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("scaffold")
-    if not raw:
-        return None
-    return Scaffold(tuple(raw.get("drop_imports") or ()), tuple(raw.get("imports") or ()), raw.get("define") or "")
+    cm = load(key)
+    return cm.scaffold if cm else None
 
 
 def setup_lines(key: str) -> tuple[str, ...]:

@@ -45,9 +45,8 @@ def _drops(stmt: ast.stmt, modules: tuple[str, ...]) -> bool:
 
 def build(source: str, translation_key: str) -> str:
     """The answer's first lines for translating ``source`` (``''`` when the translation has no scaffold)."""
-    cm = callmap.load(translation_key)
     scaffold = callmap.scaffold(translation_key)
-    if cm is None or scaffold is None:
+    if scaffold is None:
         return ""
     try:
         tree = ast.parse(source)
