@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from opsgraft import pyast
 from opsgraft.errors import InputError
 
 # Calls and names that mark a training script (fit/train loops across the supported frameworks).
@@ -37,7 +38,7 @@ def read_source(path: Path) -> str:
 def parse(source: str, filename: str) -> ast.Module:
     """ast.parse with a one-line InputError that says where."""
     try:
-        return ast.parse(source, filename=filename)
+        return pyast.parse(source, filename=filename)
     except SyntaxError as exc:
         raise InputError(f"{filename}:{exc.lineno}:{exc.offset or 0}: syntax error: {exc.msg}") from None
 

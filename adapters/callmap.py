@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from opsgraft import pyast
+
 log = logging.getLogger(__name__)
 
 FOLDER = "callmaps"
@@ -387,7 +389,7 @@ def find(source: str, translation_key: str) -> list[Mapping]:
     if cm is None:
         return []
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except (SyntaxError, ValueError):
         return []
     m = _Matcher(cm, tree, source)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsgraft import pyast
 from opsgraft.errors import ConfigError
 
 CONFIG_NAME = "DEFAULT_CONFIG"
@@ -67,7 +68,7 @@ def read_parameters(source: str) -> list[Param]:
             literal of JSON-compatible values with string keys.
     """
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError as exc:
         raise ConfigError(_NO_CONFIG.format(why=f"it does not parse (line {exc.lineno}: {exc.msg})")) from None
     node = _config_node(tree)
@@ -174,7 +175,7 @@ def has_config(source: str) -> bool:
     """True when ``source`` already follows the contract: a DEFAULT_CONFIG literal and a ``--config`` option."""
     try:
         read_parameters(source)
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except ConfigError:
         return False
     return any(isinstance(n, ast.Constant) and n.value == "--config" for n in ast.walk(tree))

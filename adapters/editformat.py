@@ -23,6 +23,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from opsgraft import pyast
 from opsgraft.errors import OpsgraftError
 
 FUZZY_MIN = 0.9  # difflib ratio a fuzzy SEARCH must reach, over the same number of lines
@@ -144,7 +145,7 @@ def apply_answer(source: str, text: str) -> tuple[str, list[str]]:
 def after_imports(source: str) -> int:
     """The 0-based line index after the last top-level import (else after the docstring, else 0)."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         last = [i + 1 for i, ln in enumerate(source.splitlines()) if re.match(r"(import|from)\s+\w", ln)]
         return last[-1] if last else 0

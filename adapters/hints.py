@@ -13,6 +13,8 @@ import importlib.util
 import re
 from collections.abc import Iterator, Sequence
 
+from opsgraft import pyast
+
 HINTS: tuple[tuple[str, str], ...] = (
     (r"(?:name |attribute )?'?(\w+)'?(?: is not defined)?\. Did you mean: '(\w+)'\?",
      "Python itself suggests `{2}` where the code wrote `{1}`: use `{2}` if that is what was meant, or a "
@@ -103,7 +105,7 @@ def local_to(name: str, source: str) -> str:
     """The function of ``source`` that assigns ``name`` as a local variable ('' if none, or if the
     module assigns it too: then it is visible everywhere)."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return ""
     if name in set(_assigned(ast.Module(body=[n for n in tree.body if not isinstance(

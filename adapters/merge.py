@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import re
 
+from opsgraft import pyast
+
 _MARKER = re.compile(
     r"^\s*(#\s*)?(\.\.\.|…)\s*$"
     r"|^\s*#\s*(\.\.\.|…)?\s*\(?\s*(the\s+)?(rest|remaining|other|existing|previous|original|same)\b.*"
@@ -40,7 +42,7 @@ def _find(lines: list[str], target: str, start: int) -> int | None:
 def _top_level_blocks(source: str) -> dict[str, tuple[int, int]]:
     """name -> (first line, line after the end), 0-based, of each top-level def and class."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return {}
     out = {}

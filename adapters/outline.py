@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+from opsgraft import pyast
 from opsgraft.adapters.specs import AdapterSpec, mlflow_flavor
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def _literal(source: str, node: ast.AST) -> str | None:
 def build(source: str, filename: str = "script.py") -> Outline:
     """The outline of ``source``; an empty one when it does not parse (never raises for bad input)."""
     try:
-        tree = ast.parse(source, filename=filename)
+        tree = pyast.parse(source, filename=filename)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return Outline(filename=filename)
     try:
@@ -327,7 +328,7 @@ def _root(node: ast.AST) -> str:
 def tool_uses(source: str, modules: tuple[str, ...]) -> list[Site]:
     """Statements that use ``modules`` (or names bound from them, like `repo = Repo(".")`), in line order."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except (SyntaxError, ValueError):
         return []
     tainted: set[str] = set()

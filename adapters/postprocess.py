@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import builtins
 
+from opsgraft import pyast
+
 # name -> the one import that provides it, for names the corpus' models commonly forget.
 STANDARD_IMPORTS: dict[str, str] = {
     "np": "import numpy as np",
@@ -135,8 +137,8 @@ def _insert_imports(code: str, tree: ast.Module, lines: list[str]) -> str:
 def complete(code: str, original: str) -> tuple[str, list[str]]:
     """The code with dropped imports and a dropped main block put back, and what was done."""
     try:
-        tree = ast.parse(code)
-        orig_tree = ast.parse(original)
+        tree = pyast.parse(code)
+        orig_tree = pyast.parse(original)
     except SyntaxError:
         return code, []
     notes: list[str] = []
@@ -148,7 +150,7 @@ def complete(code: str, original: str) -> tuple[str, list[str]]:
                 block = ast.get_source_segment(original, guard) or ""
                 code = code.rstrip("\n") + "\n\n\n" + block + "\n"
                 notes.append("post-processing: put back the original's `if __name__ == \"__main__\":` block")
-                tree = ast.parse(code)
+                tree = pyast.parse(code)
     known = {**STANDARD_IMPORTS, **plugin_imports(), **_import_lines(orig_tree, original)}
     missing = [name for name in undefined_names(tree) if name in known]
     if missing:

@@ -28,6 +28,8 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from opsgraft import pyast
+
 log = logging.getLogger(__name__)
 MAX_FINDINGS = 8
 PROBE_TIMEOUT_S = 120.0
@@ -52,7 +54,7 @@ def check(code: str, filename: str = "train.py", *, local_modules: Iterable[str]
     ``probe=False`` skips the child interpreter (only syntax and names).
     """
     try:
-        tree = ast.parse(code, filename)
+        tree = pyast.parse(code, filename)
     except SyntaxError as exc:
         return [Finding(exc.lineno or 0, f"SyntaxError: {exc.msg}")]
     findings = undefined_names(tree, filename)

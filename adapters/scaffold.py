@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import logging
 
+from opsgraft import pyast
 from opsgraft.adapters import callmap
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def build(source: str, translation_key: str) -> str:
     if scaffold is None:
         return ""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return ""
     end = _head_end(tree)

@@ -10,6 +10,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from opsgraft import pyast
 from opsgraft.errors import NoCodeError
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*$", re.MULTILINE)
@@ -61,7 +62,7 @@ def _block(body: str, lang: str, terminated: bool) -> CodeBlock:
 def parses(code: str) -> bool:
     """True when ``code`` is syntactically valid Python."""
     try:
-        ast.parse(code)
+        pyast.parse(code)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -69,7 +70,7 @@ def parses(code: str) -> bool:
 
 def _looks_like_code(code: str) -> bool:
     try:
-        tree = ast.parse(code)
+        tree = pyast.parse(code)
     except (SyntaxError, ValueError):
         return False
     kinds = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.With, ast.For)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from opsgraft import pyast
+
 # Top-level import -> framework, first match wins: a Lightning script imports torch too, and a
 # Keras or XGBoost one often loads or splits its data with sklearn.
 IMPORT_TO_FRAMEWORK: tuple[tuple[str, str], ...] = (
@@ -43,7 +45,7 @@ def top_level_imports(code: str | ast.Module) -> set[str] | None:
     imports only; None when ``code`` does not parse."""
     if isinstance(code, str):
         try:
-            code = ast.parse(code)
+            code = pyast.parse(code)
         except SyntaxError:
             return None
     out: set[str] = set()

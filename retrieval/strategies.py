@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from opsgraft import pyast
 from opsgraft.curation.store import import_names_of
 from opsgraft.errors import ConfigError
 from opsgraft.frameworks import top_level_imports
@@ -300,7 +301,7 @@ def source_queries(code: str, component: str) -> list[str]:
     """Snippets of ``code`` that use ``component``: its imports and every line naming what they bind."""
     modules = import_names(component)
     try:
-        tree = ast.parse(code)
+        tree = pyast.parse(code)
     except SyntaxError:
         return [code[:MAX_QUERY_CHARS]]
     bound: set[str] = set()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsgraft import pyast
 from opsgraft.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _feature_hint(path: Path, source: str, text: str, numbers: list[int]) -> lis
 def _group_dicts(source: str, lines: set[int] | None = None) -> dict[str, tuple[str, ...]]:
     """Module-level dict literals of str -> list of str: in ``lines``, or named like FEATURE_GROUPS."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return {}
     for node in tree.body:
@@ -195,7 +196,7 @@ def static_columns(path: Path, source: str) -> tuple[tuple[str, ...] | None, str
     """The data's columns where the code shows them without running it: a literal CSV path's header,
     or a bundled scikit-learn dataset loaded as a frame. ``(None, why)`` otherwise."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return None, "the code does not parse"
     for node in ast.walk(tree):

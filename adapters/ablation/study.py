@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsgraft import pyast
 from opsgraft.adapters.ablation import prompts
 from opsgraft.adapters.ablation.annotations import Plan, Trial
 from opsgraft.adapters.ablation.variants import fix_widths, variant_files
@@ -316,7 +317,7 @@ def focus_line(error: str, name: str, code: str) -> str:
 def _target(line: str) -> str | None:
     """What a one-line assignment assigns to (``self.head``), or None."""
     try:
-        node = ast.parse(line.strip()).body
+        node = pyast.parse(line.strip()).body
     except SyntaxError:
         return None
     if len(node) == 1 and isinstance(node[0], ast.Assign | ast.AnnAssign | ast.AugAssign):

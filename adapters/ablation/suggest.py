@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsgraft import pyast
 from opsgraft.adapters.ablation import assist_prompts as prompts
 from opsgraft.adapters.ablation.annotations import (
     _COMPONENT,
@@ -103,7 +104,7 @@ def _kind(call: ast.Call) -> str | None:
 
 def layer_candidates(source: str) -> list[Candidate]:
     """Assignments and ``x.add(...)`` calls that build a layer or step, and one-per-line ``Sequential`` items."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     lines = source.splitlines()
     found: dict[int, Candidate] = {}
 
@@ -148,14 +149,14 @@ def feature_candidates(path: Path, source: str) -> tuple[list[Candidate], str]:
     columns, where = static_columns(path, source)
     if columns is None:
         return [], where
-    skip = _targets(ast.parse(source))
+    skip = _targets(pyast.parse(source))
     kept = [c for c in columns if c not in skip]
     return [Candidate(i, c, "feature") for i, c in enumerate(kept, 1)], where
 
 
 def _load_line(source: str) -> int:
     """The first line of the statement that loads the data (read_csv / a bundled dataset), else 1."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and not hasattr(n, "body")]
     for node in sorted(statements, key=lambda n: n.lineno):
         for call in ast.walk(node):
@@ -239,7 +240,7 @@ def check_proposal(path: Path, original: str, annotated: str) -> list[Component]
                     raise SuggestError(f"{path.name}: the proposal adds a line that is not a marker "
                                        f"(`{line.strip()[:60]}`); refused: a proposal may only add marker lines")
     try:
-        same = ast.dump(ast.parse(original)) == ast.dump(ast.parse(annotated))
+        same = ast.dump(pyast.parse(original)) == ast.dump(pyast.parse(annotated))
     except SyntaxError as exc:
         raise SuggestError(f"{path.name}:{exc.lineno}: the proposal does not parse; refused") from None
     if not same:  # a marker line inside a string literal changes the program
@@ -286,7 +287,7 @@ def candidates_for(path: Path, source: str) -> tuple[list[Candidate], str]:
         raise SuggestError(f"{path.name} already has ablation markers; --suggest is for unannotated code "
                            "(run without --suggest)")
     try:
-        ast.parse(source)
+        pyast.parse(source)
     except SyntaxError as exc:
         raise SuggestError(f"{path.name}:{exc.lineno}: syntax error: {exc.msg}") from None
     layers = layer_candidates(source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 
+from opsgraft import pyast
 from opsgraft.adapters.ablation.annotations import Component
 
 NOTE = "  # removed by opsgraft ablate"
@@ -45,7 +46,7 @@ def _statements(tree: ast.Module) -> dict[int, ast.stmt]:
 
 def remove(source: str, components: Iterable[Component]) -> str:
     """``source`` with the given components (of this file) removed mechanically."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     lines = source.splitlines(keepends=True)
     statements = _statements(tree)
     identity = _identity(tree)
@@ -75,7 +76,7 @@ def _fill_empty_bodies(code: str) -> str:
     """Add ``pass`` where removing statements left a block without a body (else it is returned as is)."""
     for _ in range(20):
         try:
-            ast.parse(code)
+            pyast.parse(code)
             return code
         except IndentationError as exc:
             if not exc.lineno:
@@ -129,7 +130,7 @@ def fix_widths(original: str, variant: str, components: Iterable[Component]) -> 
     unchanged where no removed layer changed the width.
     """
     removed_lines = {n for c in components for n in c.lines}
-    layers = _layers(ast.parse(original))
+    layers = _layers(pyast.parse(original))
     edits: dict[str, tuple[str, str]] = {}  # attribute -> (old first argument, new one)
     for i, (_, call) in enumerate(layers):
         if call.lineno not in removed_lines or _layer_name(call) not in WIDTH_LAYERS or len(call.args) < 2:
@@ -147,7 +148,7 @@ def fix_widths(original: str, variant: str, components: Iterable[Component]) -> 
     if not edits:
         return variant
     lines = variant.splitlines(keepends=True)
-    for name, call in _layers(ast.parse(variant)):
+    for name, call in _layers(pyast.parse(variant)):
         if name in edits and ast.unparse(call.args[0]) == edits[name][0] and call.args[0].end_col_offset is not None:
             arg = call.args[0]
             if arg.lineno != arg.end_lineno:

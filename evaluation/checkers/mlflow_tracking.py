@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opsgraft import pyast
 from opsgraft.evaluation.checkers._evidence import run_reason
 from opsgraft.evaluation.checkers._training import Training, distinct_values, read_training, training_reason
 from opsgraft.evaluation.checkers.base import CheckContext, verdict
@@ -56,7 +57,7 @@ def _imported_roots(source: str) -> set[str]:
     """The top-level modules ``source`` imports, statically (opsgraft.frameworks) or by a literal
     ``__import__``/``import_module`` call: a program that hides its framework import still trains with it."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         # A file that does not parse cannot run either; a regex still tells what it imports.
         return set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", source, re.MULTILINE))
