@@ -251,3 +251,41 @@ def test_samples_decoded_together_record_their_share_of_the_call() -> None:
     assert abs(sum(g.wall_s for g in out) - locked.busy_s) < 1e-6 and locked.tokens == 30
     [one] = locked.generate([Message(role="user", content="hi")], n=1)
     assert one.wall_s == 0.3  # a single sample keeps the backend's own time
+
+
+def test_waiting_for_another_workers_generation_is_counted_per_thread() -> None:
+    """Token counting waits for the shared model; that wait is the thread's own, so retrieve time can drop it."""
+    import threading
+
+    from opsgraft.evaluation.benchmark.runner import LockedBackend
+    from opsgraft.types import Generation, Message, Usage
+
+    started = threading.Event()
+
+    class Slow:
+        name, model, context_window = "fake", "fake", 4096
+
+        def generate(self, messages, n=1, temperature=0.2, max_tokens=1024, seed=None, first_index=0):  # type: ignore[no-untyped-def]
+            started.set()
+            time.sleep(0.5)
+            return [Generation(text="x", index=first_index, model="fake", backend="fake",
+                               usage=Usage(prompt_tokens=1, completion_tokens=1), wall_s=0.5)]
+
+        def count_tokens(self, messages):  # type: ignore[no-untyped-def]
+            return 7
+
+    locked = LockedBackend(Slow())  # type: ignore[arg-type]
+    msgs = [Message(role="user", content="hi")]
+    worker = threading.Thread(target=locked.generate, args=(msgs,))
+    worker.start()
+    started.wait(5)
+    assert locked.count_tokens(msgs) == 7
+    waited = locked.waited_s()
+    worker.join()
+    assert 0.3 <= waited <= 0.6  # this thread queued behind the other's generation
+    assert locked.count_tokens(msgs) == 7 and locked.waited_s() - waited < 0.05  # an idle model: no wait
+    seen: list[float] = []
+    other = threading.Thread(target=lambda: seen.append(locked.waited_s()))
+    other.start()
+    other.join()
+    assert seen == [0.0]  # another thread's waits are not this one's
