@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ FOLDER = "callmaps"
 _PLACEHOLDER = re.compile(r"\$\{([^{}]+)\}")
 _KINDS = ("import", "call", "read", "store", "text")
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+_MORE = 4  # uses on later lines of one statement that the outline cannot group (`cfg.X` reads it can)
 
 
 @dataclass(frozen=True)
@@ -269,17 +271,41 @@ class _Matcher:
                 hit = self.entry("store", self.canon(t, chain))
                 if hit:
                     return hit, t
+        return next(self.uses(stmt, chain), None)
+
+    def uses(self, stmt: ast.stmt, chain: tuple[ast.AST, ...]) -> Iterator[tuple[Entry, ast.AST]]:
+        """Every call and read in ``stmt``'s own expressions that an entry maps to a target, outermost first."""
         for node in _headers(stmt):
+            hit = None
             if isinstance(node, ast.Call):
                 func = self.canon(node.func, chain)
                 hit = self.entry("call", func) or self.entry("call", self.unbound(node.func, chain))
-                if hit and hit.target:
-                    return hit, node
             elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, ast.Load):
                 hit = self.entry("read", self.canon(node, chain)) or self.entry("read", self.unbound(node, chain))
-                if hit and hit.target:
-                    return hit, node
-        return None
+            if hit and hit.target:
+                yield hit, node
+
+    def more(self, stmt: ast.stmt, chain: tuple[ast.AST, ...], first: ast.AST) -> list[tuple[Entry, ast.AST]]:
+        """The uses on the other lines of a statement over several: one a line, none inside the callee or
+        read chain of one taken (``wandb.config`` of ``wandb.config.update``), ``_MORE`` ungroupable at most."""
+        if (stmt.end_lineno or stmt.lineno) == stmt.lineno:
+            return []
+        covered = _chain_ids(first)
+        lines = {getattr(first, "lineno", stmt.lineno)}
+        out: list[tuple[Entry, ast.AST]] = []
+        loose = 0
+        for e, node in self.uses(stmt, chain):
+            line = getattr(node, "lineno", stmt.lineno)
+            if id(node) in covered or line in lines:
+                continue
+            grouped = e.kind == "read" and "${attr}" in e.target  # render() groups `cfg.X` reads into one line
+            if not grouped and loose >= _MORE:
+                continue
+            loose += not grouped
+            covered |= _chain_ids(node)
+            lines.add(line)
+            out.append((e, node))
+        return out
 
     def unbound(self, node: ast.AST, chain: tuple[ast.AST, ...]) -> str | None:
         """The path before a read binding replaced it (``wandb.run`` rather than ``run``)."""
@@ -353,14 +379,8 @@ class _Matcher:
                 return inner.id if isinstance(inner, ast.Name) else ""
             if name == "items":
                 return ", ".join(self.seg(a) for a in items)
-            if name == "item0":
-                return self.seg(items[0]) if items else ""
-            if name == "bare0":  # `str(DATA)` -> `DATA`, for an f-string
-                first = items[0] if items else None
-                if isinstance(first, ast.Call) and isinstance(first.func, ast.Name) and first.func.id == "str" \
-                        and len(first.args) == 1:
-                    first = first.args[0]
-                return self.seg(first)
+            if name == "dvcfiles":  # what `dvc add` writes for each path: its .dvc file and a .gitignore beside it
+                return ", ".join(_dvc_files(self.seg(_bare(a)), a) for a in items)
             return ""
 
         def sub(m: re.Match[str]) -> str:
@@ -408,6 +428,10 @@ def find(source: str, translation_key: str) -> list[Mapping]:
         if hit:
             m.remember(*hit)
             hits.append((stmt, chain, *hit))
+            # a statement over several lines: each later use gets its own line (`Dense(cfg.hidden)` in a list)
+            for more in m.more(stmt, chain, hit[1]):
+                m.remember(*more)
+                hits.append((stmt, chain, *more))
         elif _texty(cm, stmt, source):
             hits.append((stmt, chain, _texty(cm, stmt, source), stmt))
         elif cm.unmapped and not isinstance(stmt, _COMPOUND) and m.uses_tool(stmt, chain):
@@ -419,12 +443,33 @@ def find(source: str, translation_key: str) -> list[Mapping]:
             isinstance(stmt, (ast.For, ast.While, ast.If, ast.With)) and node is stmt else \
             _short(ast.get_source_segment(source, stmt if e.kind == "store" else node) or "")
         target = m.fill(e, node, stmt, chain) if e else cm.unmapped
-        line = getattr(node, "lineno", stmt.lineno) if e and e.kind == "read" else stmt.lineno
+        line = getattr(node, "lineno", stmt.lineno) if e and e.kind in ("read", "call") else stmt.lineno
         shape = ""
         if e and e.kind == "read" and isinstance(node, ast.Attribute) and node.attr in target:
             shape = f"{shown.removesuffix(node.attr)}X -> {target.replace(node.attr, 'X')}"
         out.append(Mapping(line, shown, target, e.kind if e else "", shape))
     return sorted(out, key=lambda x: x.line)
+
+
+def _bare(node: ast.AST) -> ast.AST:
+    """``str(DATA)`` -> ``DATA``: a path as the script names it."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" and len(node.args) == 1:
+        return node.args[0]
+    return node
+
+
+def _dvc_files(seg: str, node: ast.AST) -> str:
+    """The .dvc file and the .gitignore that ``dvc add`` writes for the path ``seg``, as expressions."""
+    bare = _bare(node)
+    if isinstance(bare, ast.Constant) and isinstance(bare.value, str):
+        return f"{repr(bare.value + '.dvc')}, {repr(os.path.join(os.path.dirname(bare.value), '.gitignore'))}"
+    return f'f"{{{seg}}}.dvc", os.path.join(os.path.dirname({seg}), ".gitignore")'
+
+
+def _chain_ids(node: ast.AST) -> set[int]:
+    """``node`` and what it is made of as a callee or a read: a call's function chain, not its arguments."""
+    root = node.func if isinstance(node, ast.Call) else node
+    return {id(node)} | {id(n) for n in ast.walk(root)}
 
 
 def _texty(cm: CallMap, stmt: ast.stmt, source: str) -> Entry | None:

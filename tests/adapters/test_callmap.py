@@ -111,7 +111,8 @@ EXPECTED_GIT = {
     'Path(".gitattributes")': "delete it",
     "repo.git.lfs(": "delete it",
     'repo.index.add([".gitattributes"])': "delete it",
-    'repo.index.add(["data/a.csv"': 'dvc("add", "data/a.csv"); repo.index.add([f"{"data/a.csv"}.dvc"',
+    # a literal path gives literal names (an f-string around "data/a.csv" is a SyntaxError on Python 3.11)
+    'repo.index.add(["data/a.csv"': 'dvc("add", "data/a.csv"); repo.index.add([\'data/a.csv.dvc\', \'data/.gitignore\'])',
     'repo.git.add("data/b.csv")': 'dvc("add", "data/b.csv")',
     "repo.index.commit(": "keep it",
     "repo.create_tag(": "keep it",
@@ -177,6 +178,66 @@ def test_a_statement_is_listed_once():
     assert len(found) == 2 and found[1].target.startswith("mlflow.log_metrics(")
 
 
+def test_each_use_in_a_multiline_statement_gets_its_own_line():
+    # issue 16 (keras-imbalanced): only the first use of a statement over several lines was listed, and the
+    # model left the later ones (`cfg.dropout` in `keras.Sequential([...])`) untranslated
+    wb = (SCRIPTS / "wb_multiline_config.py").read_text()
+    found = by_line(wb, "wandb->mlflow")
+    expected = {
+        "n_samples=wandb.config.samples": ("wandb.config.samples", 'SETTINGS["samples"]'),
+        "n_features=wandb.config.features": ("wandb.config.features", 'SETTINGS["features"]'),
+        "cfg = run.config": ("run.config", "`SETTINGS` (a plain dict)"),
+        "n_estimators=cfg.n_estimators": ("cfg.n_estimators", 'cfg["n_estimators"]'),
+        "max_depth=cfg.depth": ("cfg.depth", 'cfg["depth"]'),
+        "learning_rate=cfg.rate": ("cfg.rate", 'cfg["rate"]'),
+        "wandb.log(": ("wandb.log(", "mlflow.log_metrics({...}, step=0)"),
+    }
+    for text, (source, target) in expected.items():
+        line = line_of(wb, text)
+        assert line in found, f"{text!r} (line {line}) not mapped"
+        assert found[line].source.startswith(source) and found[line].target == target, (text, found[line])
+    others = {line_of(wb, t) for t in ("import wandb", "run = wandb.init(", "run.finish()")}
+    assert set(found) == others | {line_of(wb, t) for t in expected}  # nothing else, each once (by_line)
+    text = render(wb, get_adapter("wandb->mlflow"), "wb.py")
+    lines = ", ".join(str(line_of(wb, t)) for t in ("cfg.n_estimators", "cfg.depth", "cfg.rate"))
+    assert f"- lines {lines} `cfg.X` -> `cfg[\"X\"]` (X: n_estimators, depth, rate)" in text
+
+
+def test_each_gitpython_call_in_a_multiline_statement_gets_its_own_line():
+    gl = (SCRIPTS / "git_multiline_exports.py").read_text()
+    found = by_line(gl, "gitpython->dvc")
+    expected = {
+        "repo.index.add([": 'dvc("add", "exports/train.csv", "exports/test.csv"); repo.index.add(',
+        'repo.index.commit("exports v1")': "keep it (it commits",
+        'repo.create_tag("exports-v1")': "keep it (the tag",
+        "repo.git.push(": 'dvc("push"); repo.git.push(',
+    }
+    for text, target in expected.items():
+        line = line_of(gl, text)
+        assert line in found, f"{text!r} (line {line}) not mapped"
+        assert found[line].target.startswith(target), (text, found[line].target)
+    assert set(found) == {line_of(gl, 'git.Repo(".")')} | {line_of(gl, t) for t in expected}
+
+
+def test_a_long_statement_lists_every_read_and_caps_the_other_uses():
+    reads = "".join(f"    'p{i}': wandb.config.p{i},\n" for i in range(10))
+    images = "".join(f"    'img{i}': wandb.Image(x{i}),\n" for i in range(10))
+    src = "import wandb\nwandb.init(project='p')\nparams = {\n" + reads + "}\nwandb.log({\n" + images + "})\n"
+    found = by_line(src, "wandb->mlflow")
+    # the reads all get a line (the outline groups them into one) ...
+    assert [(m.line, m.source) for m in found.values() if m.kind == "read"] == \
+        [(line_of(src, f"wandb.config.p{i},"), f"wandb.config.p{i}") for i in range(10)]
+    # ... of the ten images in one wandb.log(...) only the first _MORE, after the call itself
+    log = line_of(src, "wandb.log(")
+    assert [ln for ln in found if ln > log] == [line_of(src, f"'img{i}'") for i in range(callmap._MORE)]
+    assert found[log].target.startswith("mlflow.log_metrics(")
+    assert all(found[line_of(src, f"'img{i}'")].target == f'mlflow.log_image(x{i}, key="image", step=epoch)'
+               for i in range(callmap._MORE))
+    lines = callmap.render(list(found.values()), "wandb->mlflow")
+    assert len([ln for ln in lines if ln.startswith("- line")]) == 1 + 1 + 1 + 1 + callmap._MORE  # import, init,
+    # the grouped reads, the log, the images
+
+
 def test_outside_scripts_and_outline():
     wb = (SCRIPTS / "wb_alias_summary.py").read_text()
     text = render(wb, get_adapter("wandb->mlflow"), "wb.py")
@@ -216,3 +277,15 @@ def test_callmap_knob_off_falls_back_to_the_plain_listing():
     assert "replace the gitpython code (" in off and f"line {line_of(gl, 'repo.index.add(')}" in off
     assert "def dvc(*args)" not in off and " -> " not in off
     assert "def dvc(*args)" in render(gl, spec, "gl.py")
+
+
+def test_adding_several_paths_commits_each_dvc_file():
+    """`repo.index.add([a, b])` -> `dvc add a b`, then git adds a.dvc, b.dvc and the .gitignore beside each."""
+    src = ("import os\nfrom pathlib import Path\nfrom git import Repo\n\nDATA = Path('data/train.csv')\n"
+           "repo = Repo('.')\nrepo.index.add([str(DATA), 'labels.csv'])\n")
+    [add] = [m for m in callmap.find(src, "gitpython->dvc") if m.line == 7]
+    assert add.target.startswith('dvc("add", str(DATA), \'labels.csv\'); repo.index.add([')
+    for part in ('f"{DATA}.dvc"', 'os.path.join(os.path.dirname(DATA), ".gitignore")', "'labels.csv.dvc'",
+                 "'.gitignore'"):
+        assert part in add.target
+    compile(add.target, "<target>", "exec")  # the target is code the model can copy as it is
