@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,10 @@ console = Console(stderr=True, highlight=False)
 # Who else hears a run's events (kind, data) besides the terminal: the UI's Adapt page, which runs these
 # very commands in-process. Besides the flow's events: "tokens" (sample, tokens, seconds) and "done" (result).
 event_listener: ContextVar[Callable[[str, dict[str, Any]], None] | None] = ContextVar("event_listener", default=None)
+# Where make_backend gets its model: None builds one; the UI sets its pool (opsgraft.ui.backends), called as
+# pool(spec, build), so that its jobs and reports share one backend per model spec instead of loading the
+# embedded model again for every run.
+backend_pool: ContextVar[Callable[[Hashable, Callable[[], Any]], Any] | None] = ContextVar("backend_pool", default=None)
 
 
 class RegistryChoice(click.Choice):
@@ -96,16 +100,49 @@ class GenerationStatus:
 def make_backend(backend_name: str, model: str | None, base_url: str | None, api_key_env: str,
                  cassette: Path | None, record_to: Path | None, no_cache: bool,
                  context_window: int | None, progress: GenerationStatus | None = None) -> Backend:
-    """Build the chosen backend, wrapped in the response cache and the recorder as asked."""
-    from opsgraft.llm import get_backend
+    """Build the chosen backend, wrapped in the response cache and the recorder as asked.
+
+    While :data:`backend_pool` is set, the model (or the replayed cassette) comes from that pool.
+    """
     from opsgraft.llm.cache import CachedBackend
     from opsgraft.llm.replay import ReplayBackend
 
     backend: Backend
+    pool = backend_pool.get()
     if backend_name == "replay":
         if cassette is None:
             raise click.UsageError("--backend replay needs --cassette FILE")
-        return ReplayBackend(cassette, model=model, context_window=context_window)
+        path = cassette
+        if pool is None:
+            return ReplayBackend(path, model=model, context_window=context_window)
+        try:  # a cassette rewritten since (recorded again) is read again
+            stamp: tuple[int, int] | None = (path.stat().st_mtime_ns, path.stat().st_size)
+        except OSError:
+            stamp = None  # the build says why
+        spec = ("replay", str(path.resolve()), stamp, model, context_window)
+        shared: Backend = pool(spec, lambda: ReplayBackend(path, model=model, context_window=context_window))
+        return shared
+    if pool is not None:
+        # A shared model outlives this run, so it gets a progress of its own with no terminal status;
+        # its token counts still reach the run being served through event_listener.
+        backend = pool((backend_name, model, base_url, api_key_env, context_window),
+                       lambda: model_backend(backend_name, model, base_url, api_key_env, context_window,
+                                             GenerationStatus()))
+    else:
+        backend = model_backend(backend_name, model, base_url, api_key_env, context_window, progress)
+    if not no_cache:
+        backend = CachedBackend(backend, responses_dir())
+    if record_to is not None:
+        backend = ReplayBackend(record_to, strict=False, inner=backend)
+    return backend
+
+
+def model_backend(backend_name: str, model: str | None, base_url: str | None, api_key_env: str,
+                  context_window: int | None, progress: GenerationStatus | None) -> Backend:
+    """The chosen model's backend (loading the local model), without the cache and recorder wrappers."""
+    from opsgraft.llm import get_backend
+
+    backend: Backend
     if backend_name == "local":
         t0 = time.perf_counter()
         with console.status("loading the local model"):
@@ -118,10 +155,6 @@ def make_backend(backend_name: str, model: str | None, base_url: str | None, api
     else:  # a plugin's backend (opsgraft.plugins.add_backend): the same keywords as openai's
         backend = get_backend(backend_name, model=model, base_url=base_url, api_key_env=api_key_env,
                               context_window=context_window, progress=progress)
-    if not no_cache:
-        backend = CachedBackend(backend, responses_dir())
-    if record_to is not None:
-        backend = ReplayBackend(record_to, strict=False, inner=backend)
     return backend
 
 

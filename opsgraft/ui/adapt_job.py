@@ -17,6 +17,7 @@ from typing import Any
 
 from opsgraft.commands.config_file import Kind
 from opsgraft.errors import ConfigError
+from opsgraft.ui.backends import BackendPool
 
 TOKEN_EVENT_PERIOD_S = 1.0  # at most one token-count event per sample per second
 
@@ -80,8 +81,12 @@ class _Listener:
         return None
 
 
-def run_config(config: Path, kind: Kind, emit: Any, cancel: threading.Event) -> dict[str, Any]:
+def run_config(config: Path, kind: Kind, emit: Any, cancel: threading.Event,
+               pool: BackendPool | None = None) -> dict[str, Any]:
     """Run ``opsgraft KIND --config CONFIG`` here; returns what it wrote and printed.
+
+    With ``pool`` (the server's), the command's backend comes from it: the model is loaded once per
+    server and model spec, not once per job.
 
     Returns:
         ``{"summary": what the command printed, "paths": {"code", "diff", "record"} or {} when it had
@@ -106,7 +111,7 @@ def run_config(config: Path, kind: Kind, emit: Any, cancel: threading.Event) -> 
     token = event_listener.set(listener)
     fault = ""
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), (pool.active() if pool is not None else contextlib.nullcontext()):
             command.main(args=["--config", str(config)], prog_name=f"opsgraft {kind}", standalone_mode=False)
     except click.ClickException as exc:
         raise ConfigError(exc.format_message()) from None

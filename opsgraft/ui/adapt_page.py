@@ -161,7 +161,7 @@ async def adapt_run(request: Request) -> Response:
     script = Path(choices.script or "").name
     change = choices.add if kind == "adapt" else f"{choices.source}->{choices.target}"  # type: ignore[union-attr]
     title = f"{kind} {script}: {change}"
-    job_id = st.jobs.submit(kind, title, lambda emit, cancel: run_config(config, kind, emit, cancel))
+    job_id = st.jobs.submit(kind, title, lambda emit, cancel: run_config(config, kind, emit, cancel, st.models))
     return st.render(request, "adapt_started.html", job_id=job_id, title=title,
                      done_url=f"/adapt/result/{job_id}", command=command_line(config, kind),
                      config_rel=relative(st.root, config))

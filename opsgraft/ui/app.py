@@ -41,7 +41,9 @@ jobs_router = APIRouter()
 def create_app(root: Path, token: str | None = None, backend_factory: Callable[[], Any] | None = None) -> FastAPI:
     """The app serving ``root``; ``token`` (None on loopback) is required on every request when set.
 
-    ``backend_factory`` builds the LLM backend on first use (the reports, the Adapt page).
+    ``backend_factory`` builds the reports' LLM backend on first use. A model it loads through
+    ``make_backend`` is kept in the server's pool (:mod:`opsgraft.ui.backends`) and shared with the
+    Adapt page's jobs that ask for the same model spec.
     """
     root = Path(root).resolve()
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

@@ -26,6 +26,13 @@ MAX_SCRIPT_BYTES = 2_000_000
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PAIR = re.compile(rf"(?<![\w.])([A-Za-z_][\w./-]*)\s*[:=]\s*({_NUMBER})(?![\w.])")
 _WHOLE = re.compile(rf"^\s*([A-Za-z_][\w./-]*)\s+({_NUMBER})\s*$")
+# A counter a training loop prints: "epoch 3", "Step: 120", "Epoch [3/10]", "iter 5/100".
+_COUNTER = re.compile(r"(?<![\w.])([A-Za-z_]+)\s*[:=]?\s*\[?(\d+)(?:\s*/\s*\d+)?\]?(?![\w.])")
+# Step-like counters are where a value was printed, never a result: a final "epoch 10" is no score, and a
+# report must not rank, diff or plot it as one. The singular ones are the x-axis of what follows them;
+# the plurals ("epochs: 10") are totals, left out of the metrics too.
+STEP_NAMES = frozenset({"epoch", "step", "global_step", "iteration", "iter", "batch", "batch_idx"})
+_STEP_TOTALS = frozenset({"epochs", "steps", "global_steps", "iterations", "iters", "batches"})
 
 
 @dataclass(frozen=True)
@@ -160,23 +167,59 @@ def save_config(root: Path, target: str, config: Mapping[str, Any], *, overwrite
     return path
 
 
-def parse_metrics(stdout: str) -> dict[str, list[float]]:
+def is_step_name(name: str) -> bool:
+    """True for a step-like counter (``epoch``, ``step``, ``iteration``, ``batch``, ``train/global_step``...)."""
+    base = name.lower().rsplit("/", 1)[-1]
+    return base in STEP_NAMES or base in _STEP_TOTALS
+
+
+@dataclass
+class Printed:
+    """What a script printed: each metric's values and, for each value, its step."""
+
+    metrics: dict[str, list[float]]
+    # Per metric, the step of each value: the counter (step_name) last printed on or before its line.
+    steps: dict[str, list[float]]
+    step_name: str = ""  # "" when the script printed no counter: the steps are the print order 0, 1, ...
+
+
+def parse_printed(stdout: str) -> Printed:
     """The numbers a script printed, by name: ``name: v``, ``name=v`` pairs and ``name v`` lines.
 
-    A name printed again adds a step to its history (an epoch loop's ``loss: ...`` lines).
-    Non-finite values are dropped (MLflow and JSON have no NaN).
+    A name printed again adds a step to its history (an epoch loop's ``loss: ...`` lines). The first
+    step-like counter printed (``epoch 3``, ``step=120``; :func:`is_step_name`) is the steps' axis and
+    no metric; a value printed before it gets step 0. Non-finite values are dropped (MLflow and JSON
+    have no NaN).
     """
     found: dict[str, list[float]] = {}
+    at: dict[str, list[float | None]] = {}
+    axis, current = "", None
     for line in stdout.splitlines():
         pairs = _PAIR.findall(line)
         if not pairs:
             whole = _WHOLE.match(line)
             pairs = [whole.groups()] if whole else []
+        for name, number in [*_COUNTER.findall(line), *pairs]:  # the line's counter applies to all of it
+            base = name.lower().rsplit("/", 1)[-1]
+            if base in STEP_NAMES:
+                axis = axis or base
+                if base == axis and math.isfinite(float(number)):
+                    current = float(number)
         for name, number in pairs:
             value = float(number)
-            if math.isfinite(value):
+            if math.isfinite(value) and not is_step_name(name):
                 found.setdefault(name, []).append(value)
-    return found
+                at.setdefault(name, []).append(current)
+    if not axis:
+        steps = {name: [float(i) for i in range(len(values))] for name, values in found.items()}
+    else:
+        steps = {name: [0.0 if x is None else x for x in xs] for name, xs in at.items()}
+    return Printed(found, steps, axis)
+
+
+def parse_metrics(stdout: str) -> dict[str, list[float]]:
+    """The metrics a script printed, by name (:func:`parse_printed`, without the steps)."""
+    return parse_printed(stdout).metrics
 
 
 def find_scripts(root: Path, limit: int = 200, max_depth: int = 4) -> list[str]:

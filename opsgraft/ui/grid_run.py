@@ -4,7 +4,8 @@ The script runs as ``python SCRIPT --config point.json`` through
 :func:`opsgraft.evaluation.sandbox.run_program` (timeout, limits, scrubbed environment; not a
 security sandbox). The UI, not the script, logs to the project's store
 ``<root>/.opsgraft/mlflow.db``: params = the point's full config, metrics = the numbers the
-script printed (see :func:`opsgraft.ui.grid.parse_metrics`), its stdout as an artifact, and tags
+script printed (see :func:`opsgraft.ui.grid.parse_printed`; a printed epoch/step counter is their MLflow step,
+not a metric), its stdout as an artifact, and tags
 naming the script and the grid. Files go to ``<root>/.opsgraft/ui-runs/<timestamp>/``.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsgraft.ui.grid import Script, parse_metrics, varied
+from opsgraft.ui.grid import Script, parse_printed, varied
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,23 @@ class PointResult:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     run_id: str = ""
     stderr_tail: str = ""
+    # Per metric, the step of each value (the printed counter, see grid.parse_printed); empty: print order.
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    step_name: str = ""  # the counter the steps are ("epoch"), "" for the print order
 
     def final(self) -> dict[str, float]:
         """The last value of each metric."""
         return {k: v[-1] for k, v in self.metrics.items() if v}
+
+    def xs(self, name: str) -> list[float]:
+        """The step of each value of metric ``name``: the printed counter's value, else 0, 1, ..."""
+        values, steps = self.metrics.get(name, []), self.steps.get(name, [])
+        return list(steps) if len(steps) == len(values) else [float(i) for i in range(len(values))]
+
+    def int_steps(self, name: str) -> list[int]:
+        """MLflow's (integer) steps of metric ``name``: the printed counter when whole, else 0, 1, ..."""
+        xs = self.xs(name)
+        return [int(x) for x in xs] if all(x.is_integer() for x in xs) else list(range(len(xs)))
 
 
 @dataclass
@@ -120,7 +134,7 @@ class Tracker:
         params = [Param(k, (json.dumps(v) if not isinstance(v, str) else v)[:6000]) for k, v in point.config.items()]
         now = int(time.time() * 1000)
         metrics = [Metric(name, value, now, step) for name, values in point.metrics.items()
-                   for step, value in enumerate(values)]
+                   for step, value in zip(point.int_steps(name), values, strict=True)]
         for i in range(0, max(len(metrics), 1), 900):  # log_batch takes at most 1000 metrics
             client.log_batch(run_id, metrics=metrics[i:i + 900], params=params if i == 0 else [])
         client.log_text(run_id, stdout, "stdout.txt")
@@ -190,8 +204,10 @@ def run_grid(script: Script, points: list[dict[str, Any]], data_dir: Path, *,
         finally:
             shutil.rmtree(sandbox_root, ignore_errors=True)
         status = "cancelled" if cancel.is_set() else run.result.status
-        point = PointResult(index, config, status, run.result.wall_s, parse_metrics(stdout),
-                            stderr_tail=run.result.stderr_tail[-1500:])
+        printed = parse_printed(stdout)
+        point = PointResult(index, config, status, run.result.wall_s, printed.metrics,
+                            stderr_tail=run.result.stderr_tail[-1500:], steps=printed.steps,
+                            step_name=printed.step_name)
         (out_dir / f"point_{index:02d}.stdout.txt").write_text(stdout, encoding="utf-8")
         point.run_id = tracker.log_point(experiment_id, script.rel, out_dir.name, point, len(points), names, stdout)
         result.points.append(point)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.ui import report_prompts
+from opsgraft.ui.grid import is_step_name
 from opsgraft.ui.grid_run import GridResult, PointResult
 from opsgraft.ui.security import safe_name
 
@@ -66,7 +67,7 @@ def primary_metric(points: list[PointResult]) -> str:
     names: list[str] = []
     for p in points:
         names += [k for k in p.metrics if k not in names]
-    names = [n for n in names if n.lower() not in ("epoch", "step", "iteration", "iter")]
+    names = [n for n in names if not is_step_name(n)]  # parse_printed leaves them out; older results.json may not
     if not names:
         return ""
     for key in _HIGHER_FIRST:
@@ -108,8 +109,9 @@ def recorded_values(grid: GridResult) -> list[float]:
     for point in grid.points:
         for v in point.config.values():
             values += list(numbers(v))
-        for history in point.metrics.values():
+        for name, history in point.metrics.items():
             values += history
+            values += point.xs(name)  # "best at epoch 3"
             values.append(float(len(history)))
         finals = list(point.final().values())
         values += [abs(a - b) for i, a in enumerate(finals) for b in finals[i + 1:]]
@@ -190,8 +192,9 @@ def build_prompt(grid: GridResult) -> tuple[str, str, str]:
             if len(hist) > 1:
                 sign = 1.0 if lower_is_better(name) else -1.0
                 best_i = min(range(len(hist)), key=lambda i: sign * hist[i])  # noqa: B023  (used at once)
-                curves.append(f"- run {p.index + 1} {name}: first {_fmt(hist[0])}, best {_fmt(hist[best_i])} at step "
-                              f"{best_i}, last {_fmt(hist[-1])} ({len(hist)} steps)")
+                curves.append(f"- run {p.index + 1} {name}: first {_fmt(hist[0])}, best {_fmt(hist[best_i])} at "
+                              f"{p.step_name or 'step'} {_fmt(p.xs(name)[best_i])}, last {_fmt(hist[-1])} "
+                              f"({len(hist)} steps)")
     best = best_point(points, primary) if primary else None
     best_text = "none (no run printed the metric)"
     if best is not None:
@@ -242,15 +245,17 @@ def plot(grid: GridResult, primary: str) -> list[Path]:
     curve_names: list[str] = []
     for p in points:
         curve_names += [k for k, v in p.metrics.items() if len(v) > 1 and k not in curve_names
-                        and k.lower() not in ("epoch", "step")]
+                        and not is_step_name(k)]
+    axes = {p.step_name for p in points}
+    x_label = axes.pop() if len(axes) == 1 and "" not in axes else "step (printed line)"
     for name in curve_names[:MAX_CURVE_PLOTS]:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         for p in points:
             if len(p.metrics.get(name, [])) > 1:
                 label = ", ".join(f"{k}={_fmt(p.config[k])}" for k in grid.varied) or f"run {p.index + 1}"
-                ax.plot(range(len(p.metrics[name])), p.metrics[name], marker=".", label=label)
+                ax.plot(p.xs(name), p.metrics[name], marker=".", label=label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("step (printed line)")
+        ax.set_xlabel(x_label)
         ax.set_ylabel(name)
         ax.set_title(f"{name} curves")
         ax.legend(fontsize=7)

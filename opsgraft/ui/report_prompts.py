@@ -11,7 +11,8 @@ Primary metric: {primary} ({direction} is better).
 Runs (parameters and final metric values):
 {runs_table}
 
-Learning curves (per run: first value, best value at step, last value; step 0 is the first printed):
+Learning curves (per run: first value, best value at step, last value; the step is the counter the
+script printed, such as epoch, else the print order with 0 the first printed):
 {curves}
 
 Best setting by {primary}: {best}

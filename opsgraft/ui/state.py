@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from opsgraft.ui.backends import BackendPool
 from opsgraft.ui.jobs import JobQueue
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -27,18 +28,21 @@ class UIState:
     jobs: JobQueue
     templates: Jinja2Templates
     backend_factory: Callable[[], Any] | None = None
+    # One backend per model spec, shared by the Adapt page's jobs and the reports (opsgraft.ui.backends).
+    models: BackendPool = field(default_factory=BackendPool)
     _backend: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def backend(self) -> Any:
-        """The LLM backend, built on first use (loading the local model takes a while) and kept."""
+        """The reports' LLM backend, built on first use; its model is the pool's, shared with the jobs."""
         with self._lock:
             if self._backend is None:
                 if self.backend_factory is None:
                     from opsgraft.errors import BackendError
 
                     raise BackendError("the page was started without an LLM backend")
-                self._backend = self.backend_factory()
+                with self.models.active():
+                    self._backend = self.backend_factory()
             return self._backend
 
     def data_dir(self) -> Path:
