@@ -9,9 +9,7 @@ that a working script for the installed versions shows it not to.
 
 from __future__ import annotations
 
-import ast
 import difflib
-import keyword
 import logging
 import re
 from collections.abc import Iterable
@@ -22,7 +20,6 @@ from pathlib import Path
 
 import yaml
 
-from opsgraft import pyast
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.frameworks import training_framework
 from opsgraft.types import Task
@@ -134,56 +131,8 @@ def nearest_example(spec: AdapterSpec, source: str, framework: str | None = None
     return best[1] if best else None
 
 
-def _bound(source: str) -> tuple[set[str], list[str]]:
-    """Names ``source`` binds anywhere (imports excluded), and its module-level constants in order."""
-    from opsgraft.adapters.postprocess import bound_names
-
-    try:
-        tree = pyast.parse(source)
-    except SyntaxError:
-        return set(), []
-    imported = {a.asname or a.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import | ast.ImportFrom) for a in node.names}
-    constants = [t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
-                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
-                 if isinstance(t, ast.Name) and t.id.isupper()]
-    return bound_names(tree) - imported, constants
-
-
-def foreign_names(example: Example, source: str) -> list[str]:
-    """Names the example's change uses that belong to the example's own script and not to ``source``.
-
-    The 1.5B model copies an example's lines verbatim, its names included: ``N_TREES`` or ``forest``
-    in a script that has ``C`` and ``model`` is a NameError (smoke preset, session 4). Names the change
-    itself introduces (``objective``, ``trial``, a callback class) are the pattern to copy: not listed.
-    """
-    ex_bound, _ = _bound(example.before)
-    src_bound, _ = _bound(source)
-    added = "\n".join(line[1:] for line in example.diff(context=0).splitlines()
-                      if line.startswith("+") and not line.startswith("+++"))
-    out: dict[str, None] = {}
-    for word in _WORD.findall(added):
-        if word in ex_bound and word not in src_bound and not keyword.iskeyword(word):
-            out.setdefault(word)
-    return list(out)
-
-
-def names_note(example: Example, source: str, limit: int = 8) -> str:
-    """One line naming what exists only in the example, and the script's own settings ('' if nothing)."""
-    foreign = foreign_names(example, source)[:limit]
-    if not foreign:
-        return ""
-    _, constants = _bound(source)
-    own = f" Its own settings are {', '.join(f'`{c}`' for c in constants[:limit])}." if constants else ""
-    return (f"Names that exist only in the example, not in the script below: "
-            f"{', '.join(f'`{n}`' for n in foreign)}. Do not copy them: use the script's own names.{own}")
-
-
-def example_section(example: Example, max_chars: int = MAX_SECTION_CHARS, source: str | None = None) -> str:
-    """The prompt section showing ``example``: before and after, or the diff when shorter; '' if neither fits.
-
-    With ``source`` (the script being adapted), a last line names what exists only in the example.
-    """
+def example_section(example: Example, max_chars: int = MAX_SECTION_CHARS) -> str:
+    """The prompt section showing ``example``: before and after, or the diff when shorter; '' if neither fits."""
     from opsgraft.adapters.prompting import fill
 
     full = f"Before:\n```python\n{example.before.rstrip()}\n```\nAfter:\n```python\n{example.after.rstrip()}\n```"
@@ -191,9 +140,6 @@ def example_section(example: Example, max_chars: int = MAX_SECTION_CHARS, source
     body = min((full, diff), key=len)
     if len(body) > max_chars:
         return ""
-    note = names_note(example, source) if source is not None else ""
-    if note:
-        body = f"{body}\n{note}"
     name = example.path.rsplit("/", 1)[-1]
     return fill("example.md", example_name=name, framework=example.framework, body=body).strip() + "\n"
 
@@ -213,4 +159,4 @@ def section_for_task(spec: AdapterSpec, task: Task, source: str) -> str:
     if example is None:
         return ""
     log.info("worked example: %s", example.path)
-    return example_section(example, source=source)
+    return example_section(example)

@@ -11,11 +11,9 @@ from opsgraft.adapters.examples import (
     NEAR_DUPLICATE,
     Example,
     example_section,
-    foreign_names,
     framework_of,
     library,
     line_ratio,
-    names_note,
     nearest_example,
     section_for_task,
 )
@@ -208,20 +206,3 @@ def test_the_cli_flag_decides_whether_the_model_sees_the_example(tmp_path: Path,
         (tmp_path / "out").mkdir()
         code, _, err = run_cli([*args, "--out-dir", str(tmp_path / "out")])
         assert code == 0, err
-
-
-def test_names_note_lists_the_examples_own_names_not_the_pattern_nor_the_scripts():
-    """The note names what the example's script defines and the user's does not; never what the change adds."""
-    ex = Example(adapter="registration:mlflow", framework="sklearn", path="registration-mlflow/sklearn-x",
-                 before="N_TREES = 4\n\ndef main():\n    forest = make(N_TREES)\n    print(forest)\n",
-                 after="import mlflow\n\nN_TREES = 4\n\ndef main():\n    forest = make(N_TREES)\n"
-                       "    with mlflow.start_run() as run:\n        mlflow.log_param('n', N_TREES)\n"
-                       "        register(forest, run)\n    print(forest)\n")
-    script = "SEED = 0\nC = 1.0\n\ndef main():\n    model = fit(C, SEED)\n    forest = model\n"
-    assert foreign_names(ex, script) == ["N_TREES"]  # `forest` is the script's too; `run` comes with the change
-    note = names_note(ex, script)
-    assert "`N_TREES`" in note and "`run`" not in note and "`SEED`, `C`" in note
-    assert names_note(ex, ex.before) == ""  # nothing is foreign to the example's own script
-    section = example_section(ex, source=script)
-    assert section.rstrip().endswith(note)
-    assert note not in example_section(ex)
