@@ -167,9 +167,14 @@ def save_config(root: Path, target: str, config: Mapping[str, Any], *, overwrite
     return path
 
 
+def _base_name(name: str) -> str:
+    """``Train/Epoch`` -> ``epoch``: a printed name as the counter sets spell it."""
+    return name.lower().rsplit("/", 1)[-1]
+
+
 def is_step_name(name: str) -> bool:
     """True for a step-like counter (``epoch``, ``step``, ``iteration``, ``batch``, ``train/global_step``...)."""
-    base = name.lower().rsplit("/", 1)[-1]
+    base = _base_name(name)
     return base in STEP_NAMES or base in _STEP_TOTALS
 
 
@@ -200,7 +205,7 @@ def parse_printed(stdout: str) -> Printed:
             whole = _WHOLE.match(line)
             pairs = [whole.groups()] if whole else []
         for name, number in [*_COUNTER.findall(line), *pairs]:  # the line's counter applies to all of it
-            base = name.lower().rsplit("/", 1)[-1]
+            base = _base_name(name)
             if base in STEP_NAMES:
                 axis = axis or base
                 if base == axis and math.isfinite(float(number)):
