@@ -162,6 +162,29 @@ def test_a_name_local_to_a_function_of_the_original_gets_a_scope_hint():
     assert hint.startswith("`SEED` is used but never defined or imported")
 
 
+def test_a_name_only_the_worked_example_has_gets_the_originals_own_names():
+    """Held-out bench, round 0: all 3 samples of a Keras task logged the example's `UNITS`; the original says HIDDEN."""
+    from opsgraft.adapters.hints import foreign_name_hint, repair_hints
+
+    original = ("SEED = 0\nHIDDEN = 64\nLR = 2e-3\nEPOCHS: int = 8\nNAME = 'mlp'\n\n\n"
+                "def main(lr=LR):\n    optimizer = make(lr)\n    print(optimizer, len(range(EPOCHS)))\n")
+    [hint] = repair_hints(["line 9: NameError: name 'UNITS' is not defined",
+                           "line 12: NameError: name 'opt' is not defined"], "", original=original)
+    assert hint.startswith("`UNITS`, `opt` are not names of the original script")
+    assert "module-level settings are `SEED`, `HIDDEN`, `LR`, `EPOCHS`, `NAME`;" in hint
+    assert "close names in it: `optimizer`." in hint  # `opt` starts the original's `optimizer`
+    assert "import" not in hint  # the generic hint ("add its import") would contradict it
+    [hint] = repair_hints(["NameError: name 'Lr' is not defined"], "", original=original)
+    assert hint.endswith("close names in it: `LR`, `lr`.")
+    # A name the original has (here a module-level setting) or a builtin is not foreign: the generic hint.
+    assert foreign_name_hint("NameError: name 'HIDDEN' is not defined", original) == ""
+    assert foreign_name_hint("NameError: name 'print' is not defined", original) == ""
+    assert foreign_name_hint("NameError: name 'UNITS' is not defined", "") == ""
+    assert foreign_name_hint("NameError: name 'UNITS' is not defined", "def broken(:\n") == ""
+    [hint] = repair_hints(["NameError: name 'HIDDEN' is not defined"], "", original=original)
+    assert hint.startswith("`HIDDEN` is used but never defined or imported")
+
+
 def test_the_repair_prompt_carries_the_scope_hint(tmp_path: Path):
     from opsgraft.adapters.prompting import repair_prompt
 
