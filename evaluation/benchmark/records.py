@@ -74,20 +74,52 @@ def corpus_version(tasks_dir: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
+def _rev_parse(git: str, where: Path) -> str:
+    try:
+        out = subprocess.run([git, "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", sha) else ""
+
+
+def _installed_from() -> tuple[str, Path | None]:
+    """What pip recorded of where opsgraft was installed from: (a VCS commit, a local folder); PEP 610."""
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        text = metadata.distribution("opsgraft").read_text("direct_url.json")
+        data = json.loads(text) if text else {}
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return "", None
+    commit = str((data.get("vcs_info") or {}).get("commit_id", ""))
+    url = urlparse(str(data.get("url", "")))
+    folder = Path(unquote(url.path)) if url.scheme == "file" and url.path else None
+    return commit, folder
+
+
 def opsgraft_commit() -> str:
-    """The git commit of the opsgraft source tree, or 'unknown' (an installed wheel, no git)."""
+    """The git commit of the opsgraft source tree, or 'unknown' (an installed wheel, no git).
+
+    A copy installed with ``pip install <checkout>`` (a snapshot the benchmark runs while the tree is
+    edited) has no git of its own: the commit is then the one pip recorded, or that checkout's HEAD.
+    """
     import opsgraft
 
+    commit, folder = _installed_from()
+    if re.fullmatch(r"[0-9a-f]{40}", commit):
+        return commit
     git = shutil.which("git")
     if git is None:
         return "unknown"
-    try:
-        out = subprocess.run([git, "rev-parse", "HEAD"], cwd=Path(opsgraft.__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", sha) else "unknown"
+    package_dir = Path(opsgraft.__file__).resolve().parent
+    for where in (package_dir, folder):
+        if where is not None and where.is_dir():
+            sha = _rev_parse(git, where)
+            if sha:
+                return sha
+    return "unknown"
 
 
 def machine_facts() -> dict[str, Any]:

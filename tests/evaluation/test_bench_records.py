@@ -103,3 +103,42 @@ def test_model_sha256_is_hashed_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     calls = []
     monkeypatch.setattr(hashlib, "sha256", lambda *a: calls.append(a) or (_ for _ in ()).throw(AssertionError))
     assert rec.file_sha256(model) == want and not calls  # from the cache
+
+
+def test_a_snapshot_installed_from_a_checkout_reports_that_checkouts_commit(tmp_path: Path, monkeypatch):
+    """The bench runs from `pip install <checkout>` while the tree is edited; its report read 'commit unknown'."""
+    import subprocess
+    from importlib import metadata
+
+    import opsgraft
+
+    checkout = tmp_path / "check out"  # a space: pip writes the folder as a percent-encoded file URL
+    checkout.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    (checkout / "f").write_text("x\n")
+    subprocess.run([*git, "-C", str(checkout), "add", "f"], check=True)
+    subprocess.run([*git, "-C", str(checkout), "commit", "-qm", "c"], check=True)
+    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    installed = tmp_path / "site" / "opsgraft"  # the installed copy: no git around it
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("")
+    monkeypatch.setattr(opsgraft, "__file__", str(installed / "__init__.py"))
+
+    class Dist:
+        def __init__(self, text: str | None):
+            self.text = text
+
+        def read_text(self, name: str) -> str | None:
+            return self.text if name == "direct_url.json" else None
+
+    url = checkout.as_uri()
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist(json.dumps({"dir_info": {}, "url": url})))
+    assert rec.opsgraft_commit() == head
+    vcs = {"url": "https://example.org/opsgraft.git", "vcs_info": {"vcs": "git", "commit_id": "a" * 40}}
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist(json.dumps(vcs)))
+    assert rec.opsgraft_commit() == "a" * 40
+    # Nothing recorded (a wheel) and no git around the package: unknown, as before.
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist(None))
+    assert rec.opsgraft_commit() == "unknown"
