@@ -46,11 +46,13 @@ def serving(app: Any) -> Iterator[str]:
 
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    # uvicorn serves the socket bound here: a port that was only looked up and let go could be
+    # taken by another test process (pytest -n 2) before uvicorn bound it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not srv.started:
@@ -62,3 +64,4 @@ def serving(app: Any) -> Iterator[str]:
         app.state.ui.jobs.shutdown()
         srv.should_exit = True
         thread.join(10)
+        sock.close()
