@@ -131,10 +131,18 @@ def nearest_example(spec: AdapterSpec, source: str, framework: str | None = None
     return best[1] if best else None
 
 
-def example_section(example: Example, max_chars: int = MAX_SECTION_CHARS) -> str:
-    """The prompt section showing ``example``: before and after, or the diff when shorter; '' if neither fits."""
+def example_section(example: Example, max_chars: int = MAX_SECTION_CHARS, *, align_to: str | None = None) -> str:
+    """The prompt section showing ``example``: before and after, or the diff when shorter; '' if neither fits.
+
+    With ``align_to`` (the user's script), the example's names are first renamed to the script's own
+    (adapters/example_align.py).
+    """
     from opsgraft.adapters.prompting import fill
 
+    if align_to is not None:
+        from opsgraft.adapters.example_align import align
+
+        example = align(example, align_to)
     full = f"Before:\n```python\n{example.before.rstrip()}\n```\nAfter:\n```python\n{example.after.rstrip()}\n```"
     diff = f"The change, as a unified diff:\n```diff\n{example.diff().rstrip()}\n```"
     body = min((full, diff), key=len)
@@ -153,10 +161,23 @@ def task_exclusions(task: Task) -> list[str]:
     return [text for name, text in reference_files(task).items() if name.endswith(".py")]
 
 
-def section_for_task(spec: AdapterSpec, task: Task, source: str) -> str:
-    """The prompt section with the example nearest to ``source`` for ``task`` ('' when there is none)."""
-    example = nearest_example(spec, source, framework=task.framework, exclude_texts=task_exclusions(task))
+def section_for_task(spec: AdapterSpec, task: Task, source: str, align: bool = False) -> str:
+    """The prompt section with the example nearest to ``source`` for ``task`` ('' when there is none).
+
+    With ``align``, the example shows the script's names for its own (adapters/example_align.py); renamed,
+    it could come nearer the task's reference, so it is shown unrenamed when it would then be a near duplicate.
+    """
+    exclusions = task_exclusions(task)
+    example = nearest_example(spec, source, framework=task.framework, exclude_texts=exclusions)
     if example is None:
         return ""
     log.info("worked example: %s", example.path)
+    if align:
+        from opsgraft.adapters.example_align import align as align_names
+
+        aligned = align_names(example, source)
+        if any(near_duplicate(aligned.before, t) or near_duplicate(aligned.after, t) for t in [source, *exclusions]):
+            log.info("renamed, %s nearly equals the script or its reference; shown with its own names", example.path)
+        else:
+            example = aligned
     return example_section(example)

@@ -64,6 +64,9 @@ class Workflow:
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
     examples: bool = True  # show the nearest worked example (adapters/examples.py) in the first prompt
+    # Rename the example's names to the script's own (adapters/example_align.py). Off until measured
+    # (bench knob `align_examples`); off, the prompt is byte-identical to before it existed.
+    align_examples: bool = False
     # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
     edit_format: str = "whole"
     # Before a repair, list every certain error of the failed code (syntax, undefined names, imports and
@@ -136,7 +139,7 @@ class Workflow:
             from opsgraft.adapters.examples import section_for_task
 
             assert self.task is not None
-            self._example = section_for_task(self.spec, self.task, self.source)
+            self._example = section_for_task(self.spec, self.task, self.source, align=self.align_examples)
         return self._example
 
     def outline_text(self) -> str:

@@ -72,6 +72,7 @@ class AdaptChoices(_Choices):
 
     add: str | None = None
     mode: str | None = None
+    align_examples: bool | None = None
 
 
 class TranslateChoices(_Choices):
