@@ -500,8 +500,12 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     return out
 
 
-def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap: bool = True) -> str:
-    """The outline and insertion points as a short plain-text block ('' when the source has no outline)."""
+def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap: bool = True,
+           keep_outputs: bool = False) -> str:
+    """The outline and insertion points as a short plain-text block ('' when the source has no outline).
+
+    ``keep_outputs`` ends it with the prints and file writes the adapted script must keep (adapters/outputs.py).
+    """
     o = build(source, filename)
     if o.empty:
         return ""
@@ -527,4 +531,8 @@ def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap:
         what = "the translated code" if spec.kind == "translate" else f"the {spec.functionality} code"
         lines.append(f"Where {what} goes:")
         lines += points
+    if keep_outputs:
+        from opsgraft.adapters.outputs import find, keep_line
+
+        lines += [line for line in [keep_line(find(source, filename))] if line]
     return "\n".join(lines)

@@ -67,6 +67,9 @@ class Workflow:
     # Rename the example's names to the script's own (adapters/example_align.py). Off until measured
     # (bench knob `align_examples`); off, the prompt is byte-identical to before it existed.
     align_examples: bool = False
+    # End the outline with the script's reachable prints and file writes, to keep unchanged (adapters/outputs.py).
+    # Off until measured (bench knob `keep_outputs`); off, the prompt is byte-identical to before it existed.
+    keep_outputs: bool = False
     # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
     edit_format: str = "whole"
     # Before a repair, list every certain error of the failed code (syntax, undefined names, imports and
@@ -149,7 +152,7 @@ class Workflow:
         from opsgraft.adapters.outline import render
 
         assert self.task is not None
-        return render(self.source, self.spec, self.task.entry, callmap=self.callmap)
+        return render(self.source, self.spec, self.task.entry, callmap=self.callmap, keep_outputs=self.keep_outputs)
 
     def fit_docs(self, backend: Backend, max_tokens: int) -> int:
         """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.

@@ -89,6 +89,7 @@ class BenchConfig(BaseModel):
     scaffold: bool | None = None  # translations: the answer starts with the tool's imports and helpers
     examples: bool | None = None
     align_examples: bool | None = None  # rename the worked example's names to the script's own
+    keep_outputs: bool | None = None  # the outline lists the script's prints and file writes to keep
     edit_format: Literal["whole", "search-replace"] | None = None
     static_check: bool | None = None  # list every certain error of failed code in its repair prompt
     models: list[ModelEntry] = Field(default_factory=lambda: [ModelEntry()], min_length=1)

@@ -48,6 +48,10 @@ align_examples_option = click.option(
     "--align-examples/--no-align-examples", "align_examples", default=False, show_default=True,
     help="Rename the worked example's variables to the script's own where their use shows they match "
          "(its UNITS becomes the script's HIDDEN), so the model does not copy names the script lacks.")
+keep_outputs_option = click.option(
+    "--keep-outputs/--no-keep-outputs", "keep_outputs", default=False, show_default=True,
+    help="End the outline with what the script prints and the files it writes, with their lines, for the "
+         "adapted script to keep.")
 outline_option = click.option(
     "--outline/--no-outline", "outline", default=True, show_default=True,
     help="Show the model the script's outline (data, model, training loop, metrics) and, with line numbers, "
@@ -86,6 +90,7 @@ edit_format_option = click.option(
 @no_preserved_option
 @examples_option
 @align_examples_option
+@keep_outputs_option
 @outline_option
 @edit_format_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
@@ -93,7 +98,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
           context_window: int | None, n: int | None, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-          examples: bool, align_examples: bool, outline: bool, edit_format: str) -> None:
+          examples: bool, align_examples: bool, keep_outputs: bool, outline: bool, edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
@@ -130,6 +135,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     flow.preserved = not no_preserved
     flow.examples = examples
     flow.align_examples = align_examples
+    flow.keep_outputs = keep_outputs
     flow.outline = outline
     flow.edit_format = edit_format
     if flow.precheck() == "already-present":

@@ -73,6 +73,7 @@ class AdaptChoices(_Choices):
     add: str | None = None
     mode: str | None = None
     align_examples: bool | None = None
+    keep_outputs: bool | None = None
 
 
 class TranslateChoices(_Choices):
