@@ -282,7 +282,7 @@ def test_waiting_for_another_workers_generation_is_counted_per_thread() -> None:
     assert locked.count_tokens(msgs) == 7
     waited = locked.waited_s()
     worker.join()
-    assert 0.3 <= waited <= 0.6  # this thread queued behind the other's generation
+    assert 0.3 <= waited < 1.0  # this thread queued behind the other's 0.5 s generation, counted once (room for a loaded CI)
     assert locked.count_tokens(msgs) == 7 and locked.waited_s() - waited < 0.05  # an idle model: no wait
     seen: list[float] = []
     other = threading.Thread(target=lambda: seen.append(locked.waited_s()))
