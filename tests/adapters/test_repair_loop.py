@@ -162,6 +162,19 @@ def test_a_name_local_to_a_function_of_the_original_gets_a_scope_hint():
     assert hint.startswith("`SEED` is used but never defined or imported")
 
 
+def test_a_name_several_functions_bind_is_placed_in_the_one_the_entry_point_calls():
+    """Held-out bench (hpo keras-wine): load() makes X_tr and main() unpacks it; the hint named load()."""
+    from opsgraft.adapters.hints import local_to, repair_hints
+
+    original = ("def load():\n    X_tr = [1]\n    return X_tr\n\n\ndef main():\n    X_tr = load()\n    print(X_tr)\n"
+                "\n\ndef report():\n    X_tr = 2\n    return X_tr\n\n\nif __name__ == '__main__':\n    main()\n")
+    assert local_to("X_tr", original) == "main"
+    [hint] = repair_hints(["NameError: name 'X_tr' is not defined"], "", original=original)
+    assert hint.startswith("`X_tr` is a local variable of `main()`")
+    # Without an entry point that calls one of them: the last one defined.
+    assert local_to("X_tr", original.split("if __name__")[0]) == "report"
+
+
 def test_a_name_only_the_worked_example_has_gets_the_originals_own_names():
     """Held-out bench, round 0: all 3 samples of a Keras task logged the example's `UNITS`; the original says HIDDEN."""
     from opsgraft.adapters.hints import foreign_name_hint, repair_hints
