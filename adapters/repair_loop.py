@@ -291,6 +291,12 @@ def run_adaptation(
             # A checker that raised would raise again on any repair, and its traceback says nothing
             # about the code: the model must never be asked to fix it.
             break
+        if stop:
+            # Only the first pass counts: repair the most promising chain first (issue 16, technique 4).
+            for prev in failing:
+                if static_check is not None and prev.candidate is not None and not prev.static:
+                    prev.static = static_check(prev)
+            failing.sort(key=promise)
         for prev in failing:
             if stop and _stop_chains(run):
                 break
@@ -331,6 +337,28 @@ def run_adaptation(
     if all(a.candidate is None for a in run.attempts):  # only when round 0's edits failed (see `fixable`)
         raise NoCodeError(f"no answer's edits could be applied ({run.attempts[-1].error})")
     return run
+
+
+def promise(attempt: Attempt) -> tuple[int, float, int]:
+    """Sort key, most promising failed attempt first: how far its program got before it failed.
+
+    A program that ran to its end and only missed the checker comes first, then one that crashed
+    with no certain error in its code (the longer it ran, the further it got), then a timeout or
+    code with certain errors (syntax, undefined names), then an answer with no code. With
+    ``stop_at_first_pass`` (``opsgraft adapt --run``), the chain repaired first is the likeliest to
+    end the run: a user whose three samples failed waited for three repairs before any was judged.
+    """
+    result = attempt.result
+    if attempt.candidate is None or result is None:
+        return (3, 0.0, attempt.sample)
+    execution = result.execution
+    if attempt.static or execution.status == "timeout":
+        rank = 2
+    elif execution.returncode == 0:
+        rank = 0
+    else:
+        rank = 1
+    return (rank, -execution.wall_s if rank == 1 else 0.0, attempt.sample)
 
 
 def _repair_answer(backend: Backend, run: AdaptRun, prompt: Prompt, prev: Attempt, round_: int, base: str,

@@ -116,6 +116,24 @@ def test_a_repair_that_passes_spares_the_other_chains_repair(tmp_path: Path) -> 
     assert result.run.stopped == {1: STOPPED}
 
 
+def test_the_most_promising_chain_is_repaired_first(tmp_path: Path) -> None:
+    """Sample 0 crashes on an undefined name, sample 1 runs to its end and only misses the checker: 1 first."""
+    backend = ScriptedBackend([block(BROKEN), block(BAD[0]), block(GOOD)])
+    result = flow(tmp_path).execute(backend, n=2, run=True, repair=2, out_dir=tmp_path / "out",
+                                    stop_at_first_pass=True)
+    assert len(backend.calls) == 2
+    assert statuses(result) == [(0, 0, "failed"), (0, 1, "failed"), (1, 1, "passed")]
+    assert result.run.stopped == {0: STOPPED}
+    assert "write(\"no\")" in backend.calls[1][0][-1].content  # the repair prompt showed sample 1's code
+
+
+def test_without_stop_chains_are_repaired_in_sample_order(tmp_path: Path) -> None:
+    backend = ScriptedBackend([block(BROKEN), block(BAD[0]), block(GOOD), block(GOOD)])
+    result = flow(tmp_path).execute(backend, n=2, run=True, repair=1, out_dir=tmp_path / "out")
+    assert [(a.round, a.sample) for a in result.run.attempts] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert "undefined_name" in backend.calls[1][0][-1].content
+
+
 def test_repair_prompt_shows_the_failing_line_in_context(tmp_path: Path) -> None:
     backend = ScriptedBackend([block(BROKEN), block(GOOD)])
     result = flow(tmp_path).execute(backend, n=1, run=True, repair=1, out_dir=tmp_path / "out")
