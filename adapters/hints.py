@@ -206,11 +206,13 @@ def foreign_name_hint(text: str, original: str) -> str:
     pool = sorted(known - set(settings) - {"__name__"})
     close: list[str] = []
     for name in foreign:
-        lower = {p.lower(): p for p in [*settings, *pool]}
+        lower: dict[str, list[str]] = {}
+        for known_name in [*settings, *pool]:
+            lower.setdefault(known_name.lower(), []).append(known_name)
         # Close spellings (`lr` for `LR`), and longer names that start with it (`optimizer` for `opt`).
         matches = difflib.get_close_matches(name.lower(), list(lower), n=2, cutoff=0.6)
         matches += [c for c in lower if len(name) >= 3 and c.startswith(name.lower()) and c not in matches][:2]
-        close += [lower[c] for c in matches if lower[c] not in close]
+        close += [k for c in matches for k in lower[c] if k not in close]
     names = ", ".join(f"`{n}`" for n in foreign[:3])
     hint = (f"{names} {'is not a name' if len(foreign) == 1 else 'are not names'} of the original script "
             "(the worked example is another script: its names do not exist here). Use the original's own "
