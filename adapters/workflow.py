@@ -64,9 +64,10 @@ class Workflow:
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
     examples: bool = True  # show the nearest worked example (adapters/examples.py) in the first prompt
-    # Rename the example's names to the script's own (adapters/example_align.py). Off until measured
-    # (bench knob `align_examples`); off, the prompt is byte-identical to before it existed.
-    align_examples: bool = False
+    # Rename the example's names to the script's own (adapters/example_align.py; bench knob `align_examples`).
+    # None: on for inline adapters, where it was measured (held-out round 0: the copied UNITS and LR were
+    # gone, keras-digits 0/3 -> 2/3, waveforms 1/3 -> 3/3), off for translations until they are measured.
+    align_examples: bool | None = None
     # End the outline with the script's reachable prints and file writes, to keep unchanged (adapters/outputs.py).
     # Off until measured (bench knob `keep_outputs`); off, the prompt is byte-identical to before it existed.
     keep_outputs: bool = False
@@ -134,6 +135,11 @@ class Workflow:
             prompt = replace(prompt, prefill=scaffold.build(source, self.spec.key))
         return prompt
 
+    @property
+    def aligns_examples(self) -> bool:
+        """Whether the worked example is renamed to the script's names (``align_examples``, resolved)."""
+        return self.spec.kind != "translate" if self.align_examples is None else self.align_examples
+
     def example_text(self) -> str:
         """The worked-example section of the first prompt ('' when off, when none fits, or once dropped to fit)."""
         if not self.examples:
@@ -142,7 +148,7 @@ class Workflow:
             from opsgraft.adapters.examples import section_for_task
 
             assert self.task is not None
-            self._example = section_for_task(self.spec, self.task, self.source, align=self.align_examples)
+            self._example = section_for_task(self.spec, self.task, self.source, align=self.aligns_examples)
         return self._example
 
     def outline_text(self) -> str:

@@ -45,9 +45,10 @@ examples_option = click.option(
     "--examples/--no-examples", "examples", default=True, show_default=True,
     help="Show the model the nearest worked example (the same change on a small script) in the first prompt.")
 align_examples_option = click.option(
-    "--align-examples/--no-align-examples", "align_examples", default=False, show_default=True,
+    "--align-examples/--no-align-examples", "align_examples", default=None,
     help="Rename the worked example's variables to the script's own where their use shows they match "
-         "(its UNITS becomes the script's HIDDEN), so the model does not copy names the script lacks.")
+         "(its UNITS becomes the script's HIDDEN), so the model does not copy names the script lacks. "
+         "[default: on for adding a functionality]")
 keep_outputs_option = click.option(
     "--keep-outputs/--no-keep-outputs", "keep_outputs", default=False, show_default=True,
     help="End the outline with what the script prints and the files it writes, with their lines, for the "
@@ -98,7 +99,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
           context_window: int | None, n: int | None, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-          examples: bool, align_examples: bool, keep_outputs: bool, outline: bool, edit_format: str) -> None:
+          examples: bool, align_examples: bool | None, keep_outputs: bool, outline: bool, edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to

@@ -19,4 +19,4 @@ def report(run_dir: Path) -> None:
     written = render(run_dir)
     console = Console(highlight=False)
     for name in ("markdown", "html"):
-        console.print(f"{name}: {written[name]}")
+        console.print(f"{name}: {written[name]}", soft_wrap=True)  # a path is never folded: it is copied

@@ -168,13 +168,19 @@ def _flow(tmp_path: Path, **kw):  # type: ignore[no-untyped-def]
 
 
 def test_the_prompt_with_the_knob_off_is_unchanged(tmp_path: Path):
-    off = _flow(tmp_path)
-    assert off.align_examples is False
+    off = _flow(tmp_path, align_examples=False)
     ex = nearest_example(off.spec, KERAS)
     assert ex is not None
-    # Off (the default), the section is the unaligned one, as built before the knob existed.
+    # Off, the section is the unaligned one, as built before the knob existed.
     assert off.example_text() == example_section(ex)
     on = _flow(tmp_path, align_examples=True)
+    # The default (None) aligns for an inline adapter, where it was measured, and not for a translation.
+    default = _flow(tmp_path)
+    assert default.align_examples is None and default.aligns_examples and default.example_text() == on.example_text()
+    from opsgraft.adapters.workflow import Workflow
+
+    translation = Workflow(spec=get_adapter("wandb->mlflow"), script=default.script, source=KERAS)
+    assert translation.aligns_examples is False
     text_off = off.build_prompt(off.source).messages[-1].content
     text_on = on.build_prompt(on.source).messages[-1].content
     assert text_on != text_off and "UNITS" in text_off and "UNITS" not in text_on
@@ -218,7 +224,10 @@ def test_cli_flag_and_config_key(tmp_path: Path):
     record = json.loads((tmp_path / "train_tracking_mlflow.opsgraft.json").read_text())
     assert '"units": HIDDEN' in record["attempts"][0]["prompt"]["messages"][-1]["content"]
     (tmp_path / "out").mkdir()
-    code, _, err = run_cli([*args, "--out-dir", str(tmp_path / "out")])  # off by default: another prompt, a miss
+    code, _, err = run_cli([*args, "--out-dir", str(tmp_path / "out")])  # on by default: the same prompt
+    assert code == 0, err
+    (tmp_path / "off").mkdir()
+    code, _, err = run_cli([*args, "--out-dir", str(tmp_path / "off"), "--no-align-examples"])  # another prompt, a miss
     assert code != 0
     assert parse_choices({"align_examples": True}, "adapt").align_examples is True  # type: ignore[union-attr]
 
