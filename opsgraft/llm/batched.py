@@ -26,6 +26,28 @@ from opsgraft.llm.base import ProgressFn
 log = logging.getLogger(__name__)
 
 
+# A sequence whose tail is the same span of 1..LOOP_MAX_PERIOD tokens LOOP_REPEATS times over is in
+# a loop it does not leave: the 1.5B model repeated `keras.layers.Dense(config["units"], ...)` to the
+# 2048-token cap in 4 of 6 config:json answers (bench cfg-json9), up to 538 s each on 2 cores, for an
+# answer that ends mid-line either way. Real code repeats a line a few times, not 16.
+LOOP_REPEATS = 16
+LOOP_MAX_PERIOD = 80
+LOOP_CHECK_EVERY = 16  # tokens between two checks
+
+
+def looping(tokens: Sequence[int], repeats: int = LOOP_REPEATS, max_period: int = LOOP_MAX_PERIOD) -> bool:
+    """True when the last ``repeats`` spans of some period ``p <= max_period`` of ``tokens`` are identical."""
+    n = len(tokens)
+    for period in range(1, max_period + 1):
+        span = period * repeats
+        if span > n:
+            break
+        tail = list(tokens[n - span:])
+        if tail[:-period] == tail[period:]:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """The sampling chain, as the sequential path builds it through ``Llama.generate``."""
@@ -141,7 +163,10 @@ def decode_batched(
                     res.finish_reason = "stop"
                 else:
                     res.tokens.append(last[j])
-                    if len(res.tokens) < max_tokens:
+                    if len(res.tokens) % LOOP_CHECK_EVERY == 0 and looping(res.tokens):
+                        res.finish_reason = "loop"
+                        log.info("sample %d: stopped after %d tokens, repeating itself", res.index, len(res.tokens))
+                    elif len(res.tokens) < max_tokens:
                         step.append(j)
                         continue
                 res.wall_s = time.perf_counter() - t0

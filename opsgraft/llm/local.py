@@ -219,6 +219,8 @@ class LocalBackend:
     def _generate_sequential(self, tokens: list[int], n: int, temperature: float, max_tokens: int,
                              base: int, first_index: int) -> list[Generation]:
         """One sample after the other, each from the cached prompt prefix."""
+        from opsgraft.llm.batched import LOOP_CHECK_EVERY, looping
+
         out = []
         for i in range(first_index, first_index + n):
             self.llm.set_seed(base + i)
@@ -240,6 +242,10 @@ class LocalBackend:
                 if self.progress:
                     self.progress(i, len(generated), time.perf_counter() - t0)
                 if len(generated) >= max_tokens:
+                    break
+                if len(generated) % LOOP_CHECK_EVERY == 0 and looping(generated):
+                    finish = "loop"
+                    log.info("sample %d: stopped after %d tokens, repeating itself", i, len(generated))
                     break
             wall = time.perf_counter() - t0
             text = self.llm.detokenize(generated).decode("utf-8", errors="replace")

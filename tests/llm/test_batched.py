@@ -82,3 +82,40 @@ def test_groups_and_sequential_fallback_when_the_cache_is_short(tiny, caplog):
     with caplog.at_level("INFO", logger="opsgraft.llm.local"):
         single = tiny.generate(MSGS, n=3, temperature=1.0, max_tokens=600, seed=1)
     assert [g.index for g in single] == [0, 1, 2] and "one by one" in caplog.text
+
+
+def test_looping_finds_a_span_repeated_16_times_and_not_code_that_repeats_a_line_a_few_times():
+    from opsgraft.llm.batched import LOOP_REPEATS, looping
+
+    line = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]  # one line of a dozen tokens
+    head = list(range(100, 160))
+    assert looping(head + line * LOOP_REPEATS)
+    assert looping(head + [7] * LOOP_REPEATS)  # one token over and over
+    assert not looping(head + line * (LOOP_REPEATS - 1))
+    assert not looping(line * LOOP_REPEATS + [1, 2])  # the loop was left: its tail differs
+    assert not looping(head + [9] * 40 + line * 3)
+    assert not looping(list(range(500)))
+    assert not looping([])
+
+
+def test_a_sample_stuck_in_a_loop_ends_early_batched_and_sequential(tiny, monkeypatch):
+    """cfg-json9: 4 of 6 keras answers repeated one Dense(...) line to the 2048-token cap, up to 538 s each."""
+    import itertools
+
+    import llama_cpp
+
+    cycles: dict[int, itertools.cycle] = {}
+
+    def stuck(chain, ctx, index):  # type: ignore[no-untyped-def]
+        return next(cycles.setdefault(id(chain), itertools.cycle([65, 66, 67])))
+
+    monkeypatch.setattr(llama_cpp, "llama_sampler_sample", stuck)
+    gens = tiny.generate(MSGS, n=2, temperature=1.0, max_tokens=400, seed=1)
+    assert [(g.finish_reason, g.usage.completion_tokens) for g in gens] == [("loop", 48), ("loop", 48)]
+    monkeypatch.setattr(tiny.llm, "generate", lambda *a, **k: itertools.cycle([65, 66, 67, 68]))
+    tiny.batched = False
+    try:
+        [gen] = tiny.generate(MSGS, n=1, temperature=1.0, max_tokens=400, seed=1)
+    finally:
+        tiny.batched = True
+    assert (gen.finish_reason, gen.usage.completion_tokens) == ("loop", 64)
