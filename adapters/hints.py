@@ -111,6 +111,8 @@ def local_to(name: str, source: str) -> str:
     if name in set(_assigned(ast.Module(body=[n for n in tree.body if not isinstance(
             n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)], type_ignores=[]))):
         return ""
+    from opsgraft.adapters.postprocess import is_main_guard
+
     owners = [fn.name for fn in ast.walk(tree)
               if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and name in set(_assigned(fn))]
     if len(owners) <= 1:
@@ -118,17 +120,11 @@ def local_to(name: str, source: str) -> str:
     # Several functions bind it (`load()` makes X_tr and returns it, `main()` unpacks it): the one the
     # entry point calls is where new code can see it; else the last defined (callers follow callees).
     # Held-out bench, hpo keras-wine: the hint named load(), and all 3 repairs kept the objective outside main().
-    called = {c.func.id for node in tree.body if _is_main_guard(node)
+    called = {c.func.id for node in tree.body if is_main_guard(node)
               for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
     entry = [o for o in owners if o in called]
     return entry[0] if entry else owners[-1]
 
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    """``if __name__ == "__main__":``."""
-    test = node.test if isinstance(node, ast.If) else None
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators))
 
 
 def scope_hint(text: str, original: str) -> str:
@@ -204,11 +200,11 @@ def foreign_name_hint(text: str, original: str) -> str:
         return ""
     settings = _module_settings(tree)
     pool = sorted(known - set(settings) - {"__name__"})
+    lower: dict[str, list[str]] = {}
+    for known_name in [*settings, *pool]:
+        lower.setdefault(known_name.lower(), []).append(known_name)
     close: list[str] = []
     for name in foreign:
-        lower: dict[str, list[str]] = {}
-        for known_name in [*settings, *pool]:
-            lower.setdefault(known_name.lower(), []).append(known_name)
         # Close spellings (`lr` for `LR`), and longer names that start with it (`optimizer` for `opt`).
         matches = difflib.get_close_matches(name.lower(), list(lower), n=2, cutoff=0.6)
         matches += [c for c in lower if len(name) >= 3 and c.startswith(name.lower()) and c not in matches][:2]

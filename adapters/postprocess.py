@@ -109,7 +109,8 @@ def _import_lines(original: ast.Module, source: str) -> dict[str, str]:
     return out
 
 
-def _is_main_guard(node: ast.stmt) -> bool:
+def is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``."""
     return (
         isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
         and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
@@ -142,8 +143,8 @@ def complete(code: str, original: str) -> tuple[str, list[str]]:
     except SyntaxError:
         return code, []
     notes: list[str] = []
-    if not any(_is_main_guard(n) for n in tree.body):
-        guard = next((n for n in orig_tree.body if _is_main_guard(n)), None)
+    if not any(is_main_guard(n) for n in tree.body):
+        guard = next((n for n in orig_tree.body if is_main_guard(n)), None)
         if guard is not None:
             needed = {n.id for n in ast.walk(guard) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             if needed - {"__name__"} <= bound_names(tree) | _BUILTINS:

@@ -291,17 +291,15 @@ def run_adaptation(
             # A checker that raised would raise again on any repair, and its traceback says nothing
             # about the code: the model must never be asked to fix it.
             break
+        for prev in failing:
+            if static_check is not None and prev.candidate is not None and not prev.static:
+                prev.static = static_check(prev)
         if stop:
             # Only the first pass counts: repair the most promising chain first (issue 16, technique 4).
-            for prev in failing:
-                if static_check is not None and prev.candidate is not None and not prev.static:
-                    prev.static = static_check(prev)
             failing.sort(key=promise)
         for prev in failing:
             if stop and _stop_chains(run):
                 break
-            if static_check is not None and prev.candidate is not None and not prev.static:
-                prev.static = static_check(prev)
             emit("repair", {"round": round_, "sample": prev.sample, "attempt": prev})
             repair_prompt = build_repair(prev, logs[prev.sample])
             check_context(backend, repair_prompt.messages, options.max_tokens)
