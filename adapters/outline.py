@@ -487,7 +487,11 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
             out.append(f"- prune {mvar} (built at line {model.line}) {where}; keep training with the masks applied"
                        + (f" and finalize after line {loop.end}" if loop else ""))
     elif func == "config":
-        if o.hyperparams:
+        from opsgraft.adapters import config_plan
+
+        planned = config_plan.plan_lines(config_plan.find(source))
+        out += planned
+        if o.hyperparams and not planned:
             shown = ", ".join(f"{h.text.split('=')[0].strip()} (line {h.line})" for h in o.hyperparams[:8])
             out.append(f"- hyperparameters at {shown}: move their values into DEFAULT_CONFIG and delete the constants")
         if model:

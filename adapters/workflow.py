@@ -56,7 +56,8 @@ class Workflow:
     isolation: str = "none"  # see opsgraft.evaluation.isolation
     outline: bool = True  # put the script's outline and insertion points in the first prompt (adapters/outline.py)
     callmap: bool = True  # a translation's outline maps each source-API statement to its target (adapters/callmap.py)
-    # A translation's answer starts with the tool's head of the file: imports and helpers (adapters/scaffold.py).
+    # The answer starts with the tool's head of the file: a translation's imports and helpers
+    # (adapters/scaffold.py), config:json's DEFAULT_CONFIG and loader (adapters/config_plan.py).
     # Off until measured better on the held-out half (bench knob `scaffold`).
     scaffold: bool = False
     timeout_s: float = 300.0
@@ -133,6 +134,11 @@ class Workflow:
             from opsgraft.adapters import scaffold
 
             prompt = replace(prompt, prefill=scaffold.build(source, self.spec.key))
+        elif self.scaffold and self.spec.functionality == "config" and self.edit_format == "whole":
+            from opsgraft.adapters import config_plan, scaffold
+
+            head = config_plan.head(source)
+            prompt = replace(prompt, prefill=f"{scaffold.FENCE}{head}" if head else "")
         return prompt
 
     @property

@@ -57,8 +57,11 @@ def test_precheck_sees_the_contract_only_when_both_parts_are_there() -> None:
 def test_outline_names_the_hyperparameters_and_where_the_config_is_read() -> None:
     spec = get_adapter("config:json")
     points = insertion_points(build(SCRIPT, "train.py"), spec, SCRIPT)
-    assert points[0] == ("- hyperparameters at C (line 4), GAMMA (line 5): move their values into DEFAULT_CONFIG "
-                         "and delete the constants")
+    assert points[0] == ("- write DEFAULT_CONFIG with the script's OWN values (not the example's): "
+                         '`DEFAULT_CONFIG = {"C": 3.0, "gamma": 0.01}`')
+    assert points[1] == ('- read each value from the config where the script had it: line 10 `C` -> config["C"]; '
+                         'line 10 `GAMMA` -> config["gamma"]')
+    assert points[2].startswith("- delete the constants `C`, `GAMMA`")
     assert points[-1] == "- parse --config and merge it into DEFAULT_CONFIG at the start of main(); keep every print"
     assert "Where the config code goes:" in render(SCRIPT, spec, "train.py")
 
