@@ -304,11 +304,15 @@ def _is_training(call: ast.Call) -> bool:
 
 def _is_model(call: ast.Call, names: tuple[str, ...], model_classes: set[str]) -> bool:
     last = _last(call)
+    if last in model_classes:  # the script's own nn.Module, even one named `AutoEncoder`
+        return True
     if not last or _NOT_MODEL.search(last):
         return False
-    if last in model_classes or _MODEL_CALL.search(last):
+    if _MODEL_CALL.search(last):
         return True
-    return last[:1].isupper() and any(_MODEL_NAME.match(n) for n in names)
+    # `model = Net()`, and `model = build_model(...)` / `make_model(...)`: a factory the script calls
+    factory = "model" in last.lower() or last.startswith(("build", "make_", "create"))
+    return (last[:1].isupper() or factory) and any(_MODEL_NAME.match(n) for n in names)
 
 
 def _entry(tree: ast.Module, source: str) -> str:
@@ -399,6 +403,24 @@ def _ready(o: Outline, scope: str, before: int) -> tuple[int, tuple[str, ...]]:
     return (max(lines) if lines else 0), names
 
 
+def _keep_calls(o: Outline, loop: Site) -> list[str]:
+    """A line per call in ``loop`` to the script's own training function: keep it, do not inline its body.
+
+    Held-out pruning tasks (issue 16): where the epoch loop calls `run_epoch(...)` or `train(...)`, the
+    model replaced that call by the worked example's inline batch loop, which uses the function's locals
+    (NameError: X, idx).
+    """
+    defined = {name.removesuffix("()"): (a, b) for name, a, b in o.functions}
+    out = []
+    for t in o.training:
+        if t.scope == loop.scope and loop.line <= t.line <= loop.end and t.callee in defined:
+            a, b = defined[t.callee]
+            out.append(f"- keep the call `{t.text}` (line {t.line}) as it is: {t.callee}() (lines {a}-{b}) "
+                       "runs the batches with its own variables; do not copy its loop into "
+                       f"{_label(loop.scope)}")
+    return out[:2]
+
+
 def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True) -> list[str]:
     """Where the functionality's code goes, with line numbers (``callmap``: a translation's per-statement map)."""
     w = work_scope(o)
@@ -475,6 +497,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
             steps = ", ".join(f"`{t.text}` line {t.line}" for t in o.training
                               if t.scope == loop.scope and loop.line <= t.line <= loop.end)
             out.append(f"- the training loop is {where_loop} ({steps})")
+            out += _keep_calls(o, loop)
         elif train:
             out.append(f"- the model is trained at line {train[0].line} in {here}: `{train[0].text}`")
         if model:

@@ -334,3 +334,65 @@ def test_cli_no_outline_sends_the_prompt_without_it(sklearn_script, tmp_path):
     # The default (outline on) asks a different prompt, which this cassette does not hold.
     code, _, err = run_cli([*args[:-2], "--out-dir", str(tmp_path / "out2")])
     assert code != 0
+
+
+STAGED = '''import torch
+from torch import nn
+
+
+class AutoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 3), nn.Linear(3, 8))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def build_model():
+    return nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 1))
+
+
+def run_epoch(model, optimizer, X):
+    for idx in torch.randperm(len(X)).split(16):
+        optimizer.zero_grad()
+        loss = model(X[idx]).pow(2).mean()
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def main():
+    X = torch.randn(64, 8)
+    model = build_model()
+    auto = AutoEncoder()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        loss = run_epoch(model, optimizer, X)
+        print(epoch, loss)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_a_scripts_own_module_and_a_model_factory_are_models_even_when_named_like_an_encoder():
+    o = build(STAGED, "train.py")
+    found = {(m.line, m.names) for m in o.models if m.scope == "main"}
+    assert (line_of(STAGED, "model = build_model()"), ("model",)) in found
+    assert (line_of(STAGED, "auto = AutoEncoder()"), ("auto",)) in found
+
+
+def test_pruning_keeps_the_call_to_the_scripts_own_epoch_function():
+    points = insertion_points(build(STAGED, "train.py"), get_adapter("pruning:torch"), STAGED)
+    call = line_of(STAGED, "loss = run_epoch(")
+    first, last = line_of(STAGED, "def run_epoch("), line_of(STAGED, "    return loss.item()")
+    assert (f"- keep the call `run_epoch(model, optimizer, X)` (line {call}) as it is: run_epoch() "
+            f"(lines {first}-{last}) runs the batches with its own variables; do not copy its loop into main()"
+            ) in points
+    inline = STAGED.replace("        loss = run_epoch(model, optimizer, X)\n",
+                            "        optimizer.zero_grad()\n        loss = model(X).pow(2).mean()\n"
+                            "        loss.backward()\n        optimizer.step()\n")
+    points = insertion_points(build(inline, "train.py"), get_adapter("pruning:torch"), inline)
+    assert not any(p.startswith("- keep the call") for p in points)
