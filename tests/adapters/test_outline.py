@@ -396,3 +396,39 @@ def test_pruning_keeps_the_call_to_the_scripts_own_epoch_function():
                             "        loss.backward()\n        optimizer.step()\n")
     points = insertion_points(build(inline, "train.py"), get_adapter("pruning:torch"), inline)
     assert not any(p.startswith("- keep the call") for p in points)
+
+
+LIT = '''import pytorch_lightning as pl
+import torch
+
+
+class Net(pl.LightningModule):
+    def training_step(self, batch, i):
+        loss = self.layer(batch).mean()
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, i):
+        self.log("val_loss", self.layer(batch).mean())
+
+
+def main():
+    trainer = pl.Trainer(max_epochs=2, logger=False)
+    trainer.fit(Net(), None, None)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_lightning_tracking_logs_the_callback_metrics_after_fit():
+    points = insertion_points(build(LIT, "train.py"), get_adapter("tracking:mlflow"), LIT)
+    logs = f"{line_of(LIT, 'self.log(' + chr(34) + 'train')}, {line_of(LIT, 'self.log(' + chr(34) + 'val')}"
+    assert (f"- the metrics that self.log records (lines {logs}) are in trainer.callback_metrics: after line "
+            f"{line_of(LIT, 'trainer.fit(')}, `mlflow.log_metrics({{k: float(v) for k, v in "
+            "trainer.callback_metrics.items()})`") in points
+    plain = LIT.replace('self.log("train_loss", loss)', "print(loss)").replace(
+        'self.log("val_loss", self.layer(batch).mean())', "pass")
+    assert not any("callback_metrics" in p for p in
+                   insertion_points(build(plain, "train.py"), get_adapter("tracking:mlflow"), plain))

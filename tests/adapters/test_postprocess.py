@@ -74,3 +74,40 @@ def test_recorded_real_answer_gets_its_import_and_main_block_back():
     code, notes = complete(raw, original)
     assert undefined_names(ast.parse(code)) == []
     assert 'if __name__ == "__main__":' in code and len(notes) == 2
+
+
+DOUBLE_RUN = '''import mlflow
+
+
+def main():
+    mlflow.start_run()
+    x = 1
+    with mlflow.start_run():
+        mlflow.log_param("x", x)
+    mlflow.end_run()
+    print("done")
+
+
+main()
+'''
+
+
+def test_a_bare_start_run_beside_a_with_start_run_is_dropped_with_its_end_run(tmp_path: Path):
+    fixed, notes = complete(DOUBLE_RUN, "def main():\n    x = 1\n    print('done')\n\n\nmain()\n")
+    assert "    mlflow.start_run()\n" not in fixed and "mlflow.end_run()" not in fixed
+    assert "    with mlflow.start_run():\n        mlflow.log_param(\"x\", x)\n" in fixed
+    assert any("bare mlflow.start_run()" in n for n in notes)
+    ast.parse(fixed)
+
+
+def test_a_single_run_and_an_intended_nested_run_are_left_alone():
+    single = DOUBLE_RUN.replace("    mlflow.start_run()\n", "").replace("    mlflow.end_run()\n", "")
+    assert complete(single, single)[0] == single
+    nested = DOUBLE_RUN.replace("with mlflow.start_run():", "with mlflow.start_run(nested=True):")
+    assert complete(nested, nested)[0] == nested
+
+
+def test_argparse_used_and_never_imported_gets_its_import():
+    code = "def main():\n    p = argparse.ArgumentParser()\n    return p\n"
+    fixed, notes = complete(code, "def main():\n    return 1\n")
+    assert fixed.startswith("import argparse\n") and notes
