@@ -1,4 +1,6 @@
-"""The script's outline from its syntax tree, and where each functionality's code has to go.
+"""The script's outline from its syntax tree (build), and the prompt block that shows it (render).
+
+Where each functionality's code goes (insertion_points, the block's last part) is in adapters/insertion.py.
 
 Computed before the first answer, never by running the script (issue 16, technique 1): the
 1.5B model kept putting an Optuna objective at module level where main()'s data does not exist,
@@ -12,10 +14,10 @@ import ast
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from opsgraft import pyast
-from opsgraft.adapters.specs import AdapterSpec, mlflow_flavor
+from opsgraft.adapters.specs import AdapterSpec
 
 log = logging.getLogger(__name__)
 
@@ -395,146 +397,6 @@ def work_scope(o: Outline) -> str:
     return w
 
 
-def _ready(o: Outline, scope: str, before: int) -> tuple[int, tuple[str, ...]]:
-    """The last line (before ``before``) where ``scope`` assigns a name its data loading gave, and those names."""
-    mine = [d for d in o.data if d.scope == scope and d.names and d.line <= before]
-    names = mine[-1].names if mine else ()
-    lines = [ln for ln, n in o.assigned.get(scope, ()) if n in names and ln <= before]
-    return (max(lines) if lines else 0), names
-
-
-def _keep_calls(o: Outline, loop: Site) -> list[str]:
-    """A line per call in ``loop`` to the script's own training function: keep it, do not inline its body.
-
-    Held-out pruning tasks (issue 16): where the epoch loop calls `run_epoch(...)` or `train(...)`, the
-    model replaced that call by the worked example's inline batch loop, which uses the function's locals
-    (NameError: X, idx).
-    """
-    defined = {name.removesuffix("()"): (a, b) for name, a, b in o.functions}
-    out = []
-    for t in o.training:
-        if t.scope == loop.scope and loop.line <= t.line <= loop.end and t.callee in defined:
-            a, b = defined[t.callee]
-            out.append(f"- keep the call `{t.text}` (line {t.line}) as it is: {t.callee}() (lines {a}-{b}) "
-                       "runs the batches with its own variables; do not copy its loop into "
-                       f"{_label(loop.scope)}")
-    return out[:2]
-
-
-def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True) -> list[str]:
-    """Where the functionality's code goes, with line numbers (``callmap``: a translation's per-statement map)."""
-    w = work_scope(o)
-    here = _label(w)
-    models = [m for m in o.models if m.scope == w]
-    model = models[-1] if models else None
-    train = [t for t in o.training if t.scope == w]
-    # the training loop: in w, else in the function w calls to train
-    loops = [lp for lp in o.loops if any(lp.scope == t.scope and lp.line <= t.line <= lp.end for t in o.training)]
-    loop = next((lp for lp in loops if lp.scope == w), loops[0] if loops else None)
-    metrics = [m for m in o.metrics if m.scope == w] or list(o.metrics)
-    mvar = f"`{model.names[0]}`" if model and model.names else "the model"
-    out: list[str] = []
-    func = spec.functionality
-    if spec.kind == "translate":
-        # issue 16: the curated per-statement map, where one exists
-        from opsgraft.adapters import callmap as callmap_mod
-
-        mapped = callmap_mod.find(source, spec.key) if callmap else []
-        uses = [] if mapped else tool_uses(source, spec.source_imports)
-        if mapped:
-            out.append(f"- replace the {spec.source_component} code statement by statement:")
-            out += ["  " + line for line in callmap_mod.render(mapped, spec.key)]
-        elif uses:
-            out.append(f"- replace the {spec.source_component} code ({len(uses)} statements): "
-                       + _listing([replace(u, text=u.text[:40] + (" ..." if len(u.text) > 40 else "")) for u in uses], 8, w))
-        out.append(f"- keep everything else as it is{': training at ' + ', '.join(f'line {t.line}' for t in train[:3]) if train else ''}")
-        return out
-    in_w = loop is not None and loop.scope == w
-    where_loop = f"lines {loop.line}-{loop.end} in {_label(loop.scope)}" if loop else ""
-    first = min([x.line for x in [model, loop if in_w else None, *train[:1]] if x is not None], default=0)
-    last_train = max((t.end or t.line for t in train), default=0)
-    own = [m for m in metrics if m.scope == w]  # line order means something only within one function
-    if func == "tracking":
-        end = max([last_train, loop.end if loop and in_w else 0, *(m.line for m in own)])
-        if first and end:
-            start = spec.run_start or ("wandb.init(config=...)" if spec.component == "wandb" else "the MLflow run")
-            out.append(f"- start {start} in {here} before line {first} and end it after line {end}, so it covers "
-                       "the training")
-        if o.hyperparams:
-            out.append("- log as parameters: " + ", ".join(h.text.split("=")[0] for h in o.hyperparams[:6]))
-        logged = [m for m in o.metrics if m.text.startswith("self.log(")]
-        fits = [t for t in train if t.callee == "fit" and "trainer" in t.text.lower()]
-        metrics = [m for m in metrics if m.names] or metrics
-        if logged and fits and spec.component == "mlflow":
-            # held-out Lightning tracking: told "where they are computed", the model logged no metric at all
-            lines = ", ".join(str(m.line) for m in logged[:4])
-            out.append(f"- the metrics that self.log records (lines {lines}) are in trainer.callback_metrics: "
-                       f"after line {fits[-1].line}, `mlflow.log_metrics({{k: float(v) for k, v in "
-                       "trainer.callback_metrics.items()})`")
-        elif metrics:
-            step = f"; inside the loop at {where_loop} pass its counter as step" if loop else ""
-            out.append(f"- log the metrics where they are computed: {_listing(metrics, 3, w, True)}{step}")
-    elif func == "registration":
-        if last_train:
-            out.append(f"- {mvar} is trained at line {train[-1].line} in {here}; log and register it AFTER line "
-                       f"{last_train}, in {here}, never before it is trained")
-        flavor = mlflow_flavor(source)
-        if flavor:
-            out.append(f"- use mlflow.{flavor}.log_model(...) with registered_model_name=... inside an MLflow run")
-        done = [m for m in own if m.line >= (train[-1].line if train else 0)]
-        done = [m for m in done if m.names] or done
-        if done:
-            out.append(f"- log the final metric from {_listing(done[-1:], 1, w, True)}")
-    elif func == "hpo":
-        ready, names = _ready(o, w, model.line if model else (train[0].line if train else 10**9))
-        if w != MODULE and ready:
-            shown = ", ".join(f"`{n}`" for n in names[:4])
-            out.append(f"- define objective(trial) INSIDE {here}, after line {ready} where {shown} exist "
-                       f"(or pass them as arguments); a module-level objective cannot see them")
-        elif w != MODULE:
-            out.append(f"- define objective(trial) INSIDE {here} (or pass it what it needs as arguments)")
-        if model:
-            out.append(f"- the values to tune must reach the model built at line {model.line}: `{model.text}`")
-        if train:
-            score = next((m for m in own if m.line >= train[0].line), None)
-            ret = f" and return the validation metric ({_listing([score], 1, w, True)})" if score else ""
-            out.append(f"- in the objective, train as at line {train[0].line}{ret}")
-        out.append("- after study.optimize, build and train the model again with study.best_params")
-    elif func == "pruning":
-        if loop:
-            steps = ", ".join(f"`{t.text}` line {t.line}" for t in o.training
-                              if t.scope == loop.scope and loop.line <= t.line <= loop.end)
-            out.append(f"- the training loop is {where_loop} ({steps})")
-            out += _keep_calls(o, loop)
-        elif train:
-            out.append(f"- the model is trained at line {train[0].line} in {here}: `{train[0].text}`")
-        if model:
-            if loop and in_w:
-                where = f"before the loop at line {loop.line} or after its first epoch"
-            elif loop:
-                where = f"before line {train[0].line if train else loop.line} or in the loop after its first epoch"
-            else:
-                where = "before it is trained"
-            out.append(f"- prune {mvar} (built at line {model.line}) {where}; keep training with the masks applied"
-                       + (f" and finalize after line {loop.end}" if loop else ""))
-    elif func == "config":
-        from opsgraft.adapters import config_plan
-
-        planned = config_plan.plan_lines(config_plan.find(source))
-        out += planned
-        if o.hyperparams and not planned:
-            shown = ", ".join(f"{h.text.split('=')[0].strip()} (line {h.line})" for h in o.hyperparams[:8])
-            out.append(f"- hyperparameters at {shown}: move their values into DEFAULT_CONFIG and delete the constants")
-        if model:
-            out.append(f"- the model built at line {model.line} takes its settings from the config: `{model.text}`")
-        if train:
-            out.append(f"- what the training at line {train[0].line} takes (epochs, batch size) comes from the config "
-                       f"too: `{train[0].text}`")
-        start = f"at the start of {here}" if w != MODULE else "before the data is loaded"
-        out.append(f"- parse --config and merge it into DEFAULT_CONFIG {start}; keep every print")
-    return out
-
-
 def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap: bool = True,
            keep_outputs: bool = False) -> str:
     """The outline and insertion points as a short plain-text block ('' when the source has no outline).
@@ -561,6 +423,8 @@ def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap:
         lines.append(f"- loop: `{lp.text}` lines {lp.line}-{lp.end} in {_label(lp.scope)}")
     if o.metrics:
         lines.append(f"- metrics: {_listing(o.metrics, 3, w, True)}")
+    from opsgraft.adapters.insertion import insertion_points  # it imports this module
+
     points = insertion_points(o, spec, source, callmap)
     if points:
         what = "the translated code" if spec.kind == "translate" else f"the {spec.functionality} code"

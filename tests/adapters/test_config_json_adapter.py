@@ -6,7 +6,8 @@ from pathlib import Path
 
 from opsgraft.adapters.config_params import read_parameters
 from opsgraft.adapters.examples import library
-from opsgraft.adapters.outline import build, insertion_points, render
+from opsgraft.adapters.insertion import insertion_points
+from opsgraft.adapters.outline import build, render
 from opsgraft.adapters.repair_loop import precheck
 from opsgraft.adapters.specs import adapter_for_task, get_adapter, inline_keys
 from opsgraft.adapters.workflow import Workflow, guide_text

@@ -1,4 +1,5 @@
-"""The script outline (adapters/outline.py): facts found in real inputs, insertion points, and the prompt wiring.
+"""The script outline (adapters/outline.py, insertion points in adapters/insertion.py): facts found in real
+inputs, insertion points, and the prompt wiring.
 
 Expected line numbers are found by searching the script's text, never by the AST code under test.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from opsgraft.adapters import prompting
-from opsgraft.adapters.outline import MODULE, build, insertion_points, render, tool_uses, work_scope
+from opsgraft.adapters.insertion import insertion_points
+from opsgraft.adapters.outline import MODULE, build, render, tool_uses, work_scope
 from opsgraft.adapters.repair_loop import Attempt
 from opsgraft.adapters.specs import adapter_for_task, get_adapter
 from opsgraft.adapters.workflow import Workflow, corpus_workflow
