@@ -199,11 +199,23 @@ def build_prompt(grid: GridResult) -> tuple[str, str, str]:
     best_text = "none (no run printed the metric)"
     if best is not None:
         setting = ", ".join(f"{k}={_fmt(best.config[k])}" for k in shown)
-        best_text = f"run {best.index + 1} ({setting}): {primary} {_fmt(best.final()[primary])}"
+        top = best.final()[primary]
+        best_text = f"run {best.index + 1} ({setting}): {primary} {_fmt(top)}"
+        # a real grid on a small data set: 3 of 4 runs at 0.965, and the model called run 2 "the best"
+        tied = [p.index + 1 for p in points if p is not best and p.final().get(primary) == top]
+        if tied:
+            runs = ", ".join(str(i) for i in [best.index + 1, *tied])
+            best_text += f"; runs {runs} tie at {_fmt(top)}: say so, no single best setting"
+    pairs = any(n.lower().startswith(("val", "test")) for n in metric_names) and any(
+        n.lower().startswith("train") for n in metric_names)
+    evidence = ("" if curves or pairs else
+                "Only final values were recorded: no curve and no training metric beside a validation one. "
+                "Under Signs of overfitting write that these runs cannot show it, and claim no trend.")
     user = report_prompts.USER.format(
         script=grid.script, n_points=len(points), varied=", ".join(grid.varied) or "none",
         primary=primary or "none", direction="lower" if lower_is_better(primary) else "higher",
-        runs_table="\n".join(rows), curves="\n".join(curves) or "(no metric printed more than once)", best=best_text)
+        runs_table="\n".join(rows), curves="\n".join(curves) or "(no metric printed more than once)", best=best_text,
+        evidence=evidence)
     return report_prompts.SYSTEM, user, primary
 
 

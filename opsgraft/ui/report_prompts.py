@@ -16,6 +16,7 @@ script printed, such as epoch, else the print order with 0 the first printed):
 {curves}
 
 Best setting by {primary}: {best}
+{evidence}
 
 Write a report with these sections:
 ## Summary

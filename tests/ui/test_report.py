@@ -87,3 +87,17 @@ def test_a_failing_backend_leaves_a_report_saying_why(tmp_path: Path, scripted) 
     assert report.error == "scripted backend ran out of answers"
     assert "could not be written: scripted backend ran out of answers" in report.path.read_text()
     assert report.plots  # the plots are made anyway
+
+
+def test_prompt_names_ties_and_says_when_overfitting_cannot_be_judged(tmp_path: Path) -> None:
+    # the real 2x2 grid of session 6: three runs at 0.965, only a final test accuracy printed
+    finals = [0.912, 0.965, 0.965, 0.965]
+    points = [PointResult(i, {"lr": lr, "hidden": h}, "passed", 1.0, {"accuracy": [a]})
+              for i, ((lr, h), a) in enumerate(zip([(0.003, 16), (0.003, 48), (0.03, 16), (0.03, 48)], finals, strict=True))]
+    grid = GridResult("train.py", tmp_path, "sqlite:///x.db", "opsgraft-ui/train.py", points, ["lr", "hidden"])
+    _system, user, _primary = build_prompt(grid)
+    assert "runs 2, 3, 4 tie at 0.965: say so, no single best setting" in user
+    assert "Under Signs of overfitting write that these runs cannot show it" in user
+    # curves and a train/val pair: no such line, and no tie in make_grid's two runs
+    _system, user, _primary = build_prompt(make_grid(tmp_path))
+    assert "cannot show it" not in user and "tie at" not in user
