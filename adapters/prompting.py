@@ -230,3 +230,22 @@ def repair_prompt(
     messages = (Message("system", template(template_for("system.md", edit_format)).strip()), Message("user", user))
     return Prompt(messages=messages, template=template_for("repair_user.md", edit_format), docs=tuple(docs))
 
+
+
+def restore_prompt(filename: str, code: str, findings: Sequence[str], original: str,
+                   edit_format: str = "whole") -> Prompt:
+    """For code that passes its check but dropped prints or files of the original: put them back, change nothing else.
+
+    Short on purpose (no docs, hints or log): the code works; only the findings and where the original
+    has those prints and writes (adapters/outputs.py; the whole original when none is found) are new.
+    """
+    from opsgraft.adapters.outputs import find, keep_line
+
+    keep, body = keep_line(find(original, filename)), original.rstrip("\n")
+    where = (f"\nIn the original `{filename}`:\n{keep}\n" if keep else
+             f"\nThe original `{filename}`:\n```python\n{body}\n```\n")
+    user = fill(template_for("restore_user.md", edit_format), filename=filename,
+                findings="\n".join(f"- {f}" for f in findings) or "- (no findings recorded)", original=where,
+                code=code.rstrip("\n"))
+    messages = (Message("system", template(template_for("system.md", edit_format)).strip()), Message("user", user))
+    return Prompt(messages=messages, template=template_for("restore_user.md", edit_format))

@@ -34,6 +34,8 @@ def record_candidates(record: dict[str, Any], final_only: bool = True) -> list[C
     """
     attempts = [a for a in record["attempts"] if a.get("candidate")]
     if final_only:
+        # A restore its chain did not keep (adapters/repair_loop.py) is not the chain's final: its passing attempt is.
+        attempts = [a for a in attempts if a.get("kept", True)]
         last: dict[int, dict[str, Any]] = {}
         for a in attempts:
             last[a["sample"]] = a

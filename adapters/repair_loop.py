@@ -17,7 +17,7 @@ from opsgraft.adapters.merge import is_partial, merge_partial
 from opsgraft.adapters.postprocess import complete
 from opsgraft.adapters.specs import AdapterSpec
 from opsgraft.codeblocks import extract_code
-from opsgraft.errors import InputError, NoCodeError, OpsgraftError
+from opsgraft.errors import BackendError, InputError, NoCodeError, OpsgraftError
 from opsgraft.llm.base import Backend, check_context, index_runs
 from opsgraft.types import Candidate, Generation, Message, Prompt, SampleResult, Task, to_dict
 
@@ -78,10 +78,17 @@ class Attempt:
     notes: str = ""  # what merging and post-processing did to the answer's code
     # Certain errors a static check found in the code before its repair (adapters/preflight.py).
     static: list[str] = field(default_factory=list)
+    # A restore: the chain's code passed but dropped prints or files of the original (see _restore).
+    restore: bool = False
 
     @property
     def passed(self) -> bool:
         return self.result is not None and self.result.status == "passed"
+
+    @property
+    def kept(self) -> bool:
+        """Whether the chain keeps this attempt: a restore only if it passed and preserved the original."""
+        return not self.restore or (self.passed and self.result is not None and self.result.preserved is True)
 
 
 @dataclass
@@ -117,10 +124,12 @@ class AdaptRun:
         return "generated"
 
     def final(self) -> dict[int, Attempt]:
-        """The last attempt of each sample chain."""
+        """The last attempt of each sample chain that the chain keeps (a restore it did not keep is skipped:
+        its passing attempt stays final, so a restore never turns a pass into a failure)."""
         out: dict[int, Attempt] = {}
         for a in self.attempts:
-            out[a.sample] = a
+            if a.kept:
+                out[a.sample] = a
         return out
 
     def faults(self) -> list[Attempt]:
@@ -153,7 +162,7 @@ class AdaptRun:
                     "round": a.round, "sample": a.sample, "prompt": to_dict(a.prompt),
                     "generation": to_dict(a.generation),
                     "candidate": to_dict(a.candidate) if a.candidate else None,
-                    "error": a.error, "notes": a.notes, "static": a.static,
+                    "error": a.error, "notes": a.notes, "static": a.static, "restore": a.restore, "kept": a.kept,
                     "result": to_dict(a.result) if a.result else None,
                 }
                 for a in self.attempts
@@ -248,11 +257,14 @@ def run_adaptation(
     judge: Callable[[Task, Candidate], SampleResult] | None = None,
     on_event: EventFn | None = None,
     static_check: Callable[[Attempt], list[str]] | None = None,
+    build_restore: Callable[[Attempt], Prompt] | None = None,
 ) -> AdaptRun:
     """Sample ``n`` candidates, judge them when ``judge`` is given, repair failures ``options.repair`` times.
 
     ``static_check`` lists a failed attempt's certain errors before its repair (kept on the attempt,
-    which the repair prompt builder reads).
+    which the repair prompt builder reads). With ``build_restore``, a chain that passed while its
+    ``preserved`` verdict is False gets one of the remaining repairs to put the original's prints and
+    files back (a restore, see :func:`_restore`); pass or fail, the chain keeps a passing attempt.
     """
     emit = on_event or (lambda kind, data: None)
     run = AdaptRun(task, spec.key, mode, backend.name, backend.model, options, source)
@@ -282,15 +294,23 @@ def run_adaptation(
         return run
     logs: dict[int, list[str]] = {i: [] for i in indices}
     stop = options.stop_at_first_pass
+    restored: set[int] = set()  # samples that had their one restore
     _judge_round(run, 0, judge, logs, emit, stop)
     for round_ in range(1, options.repair + 1):
         failing = [a for a in run.final().values() if not a.passed]
+        restoring = _restorable(run, restored) if build_restore is not None else []
+        restored.update(a.sample for a in restoring)
         if stop and _stop_chains(run):
-            break
-        if not failing or build_repair is None or run.faults():
+            # A pass ends the product path, except that a pass which dropped prints or files of the original
+            # gets its one restore first: the user asked for their script plus a tool, not a script that no
+            # longer reports what it did, and one more answer costs less than their rerun.
+            failing = []
+        if (not restoring and (not failing or build_repair is None)) or run.faults():
             # A checker that raised would raise again on any repair, and its traceback says nothing
             # about the code: the model must never be asked to fix it.
             break
+        if build_repair is None:
+            failing = []
         for prev in failing:
             if static_check is not None and prev.candidate is not None and not prev.static:
                 prev.static = static_check(prev)
@@ -301,6 +321,7 @@ def run_adaptation(
             if stop and _stop_chains(run):
                 break
             emit("repair", {"round": round_, "sample": prev.sample, "attempt": prev})
+            assert build_repair is not None
             repair_prompt = build_repair(prev, logs[prev.sample])
             check_context(backend, repair_prompt.messages, options.max_tokens)
             base = prev.candidate.files[task.entry] if prev.candidate else source
@@ -330,7 +351,15 @@ def run_adaptation(
                                         notes=msg if cand else ""))
             if stop:  # judge each repair at once: a pass spares the other chains' generation
                 _judge_round(run, round_, judge, logs, emit, stop)
+        for prev in restoring:
+            assert build_restore is not None
+            _restore(backend, run, build_restore, prev, round_, emit)
         _judge_round(run, round_, judge, logs, emit, stop)
+        for a in run.attempts:
+            if a.restore and a.round == round_:
+                kept = "restore: the original's prints and files are back" if a.kept else \
+                    "restore: kept the passing attempt"
+                a.notes = "; ".join(filter(None, [kept, a.notes]))
     run.timings["total_s"] = time.perf_counter() - t_start
     if all(a.candidate is None for a in run.attempts):  # only when round 0's edits failed (see `fixable`)
         raise NoCodeError(f"no answer's edits could be applied ({run.attempts[-1].error})")
@@ -371,6 +400,36 @@ def _repair_answer(backend: Backend, run: AdaptRun, prompt: Prompt, prev: Attemp
     return (gen, *_candidate(run.task, gen, prev.sample, round_, base, options.edit_format))
 
 
+def _restorable(run: AdaptRun, restored: set[int]) -> list[Attempt]:
+    """Chains whose kept attempt passed but dropped prints or files of the original, not in ``restored``.
+
+    Measured (issue 16): 2 of 7 registration samples that passed their checker still did what the original did.
+    """
+    return [a for s, a in sorted(run.final().items())
+            if a.passed and a.result is not None and a.result.preserved is False and s not in restored]
+
+
+def _restore(backend: Backend, run: AdaptRun, build_restore: Callable[[Attempt], Prompt], prev: Attempt,
+             round_: int, emit: EventFn) -> None:
+    """Spend one repair on a passing chain: the original's dropped prints and files back, nothing else changed.
+
+    The answer is judged with the round; the chain keeps it only if it passes and preserves (:attr:`Attempt.kept`).
+    A prompt that does not fit or a backend that fails skips the restore: the pass must never be lost to it.
+    """
+    assert prev.candidate is not None
+    emit("restore", {"round": round_, "sample": prev.sample, "attempt": prev})
+    prompt = build_restore(prev)
+    try:
+        check_context(backend, prompt.messages, run.options.max_tokens)
+        gen, cand, msg = _repair_answer(backend, run, prompt, prev, round_, prev.candidate.files[run.task.entry],
+                                        run.options.temperature)
+    except BackendError as exc:
+        log.warning("restore of sample %d skipped: %s", prev.sample, exc)
+        return
+    run.attempts.append(Attempt(round_, prev.sample, prompt, gen, cand, "" if cand else msg,
+                                notes=msg if cand else "", restore=True))
+
+
 def _stop_chains(run: AdaptRun) -> bool:
     """With ``stop_at_first_pass``: True once a sample passed, marking every other unfinished chain stopped."""
     if not any(a.passed for a in run.attempts):
@@ -386,7 +445,7 @@ def _judge_round(run: AdaptRun, round_: int, judge: Callable[[Task, Candidate], 
     for a in run.attempts:
         if a.round != round_ or a.result is not None:
             continue
-        if stop and _stop_chains(run):
+        if stop and not a.restore and _stop_chains(run):
             continue  # another sample passed: this one is left unjudged (its chain is marked stopped)
         if a.candidate is None:
             why = a.error if a.error.startswith(EDIT_FAILED) else "no code in the answer"

@@ -77,6 +77,10 @@ class Workflow:
     # Before a repair, list every certain error of the failed code (syntax, undefined names, imports and
     # module attributes the installed packages lack) in the repair prompt (adapters/preflight.py).
     static_check: bool = True
+    # A sample that passes its check but dropped prints or files of the original (its `preserved` verdict)
+    # gets one of the remaining repair rounds to put them back (a restore, adapters/repair_loop.py); only
+    # where the findings count (:attr:`counts_findings`). Bench knob `restore`; `opsgraft adapt --no-restore`.
+    restore: bool = True
     _example: str | None = field(default=None, repr=False)  # its section; None until chosen, '' for none
     # What repair and restart prompts are fitted to; set only through bind(). Unbound (None), they keep every doc.
     _backend: Backend | None = field(default=None, repr=False)
@@ -214,11 +218,27 @@ class Workflow:
             shown = [*reasons, result.execution.stderr_tail if result else ""]
             reasons += [f"a static check of the code found, {f}" for f in attempt.static
                         if not any(f.split(": ", 1)[-1] in s for s in shown)]
-        if result and result.preserved is False and (
-                self.spec.kind == "translate" or self.spec.functionality in PRESERVE_FINDINGS):
-            # The script must keep doing what it did; HPO and pruning change training, so not for them.
+        if result and result.preserved is False and self.counts_findings:
             reasons += [f"the script no longer does what the original did: {f}" for f in result.preserved_findings]
         return reasons, result.execution.stderr_tail if result else ""
+
+    @property
+    def counts_findings(self) -> bool:
+        """Whether the preserved findings are put to the model: the script must keep doing what it did.
+
+        Translations and PRESERVE_FINDINGS; HPO and pruning change training, so not for them.
+        """
+        return self.spec.kind == "translate" or self.spec.functionality in PRESERVE_FINDINGS
+
+    def restorer(self) -> Callable[[repair_loop.Attempt], Prompt] | None:
+        """The restore prompt builder for :func:`repair_loop.run_adaptation` (None: no restores)."""
+        return self.build_restore if self.restore and self.counts_findings else None
+
+    def build_restore(self, attempt: repair_loop.Attempt) -> Prompt:
+        """The prompt for a passing attempt that dropped prints or files of the original: put them back."""
+        assert self.task is not None and attempt.candidate is not None and attempt.result is not None
+        return prompting.restore_prompt(self.task.entry, attempt.candidate.files[self.task.entry],
+                                        attempt.result.preserved_findings, self.source, self.edit_format)
 
     def check_statically(self, attempt: repair_loop.Attempt) -> list[str]:
         """The certain errors in a failed attempt's code (adapters/preflight.py), as lines for the prompt."""
@@ -283,6 +303,7 @@ class Workflow:
             self.task, self.spec, backend, self.source, self.build_prompt, options, mode=self.mode,
             build_repair=self.build_repair, build_restart=self.build_restart, judge=self.judge if run else None,
             on_event=on_event, static_check=self.check_statically if self.static_check else None,
+            build_restore=self.restorer(),
         )
         adapt_run.prompt_parts["outline"] = self.outline_text()
         best = adapt_run.best()

@@ -92,6 +92,7 @@ class BenchConfig(BaseModel):
     keep_outputs: bool | None = None  # the outline lists the script's prints and file writes to keep
     edit_format: Literal["whole", "search-replace"] | None = None
     static_check: bool | None = None  # list every certain error of failed code in its repair prompt
+    restore: bool | None = None  # a passing sample that dropped prints or files of the original gets one repair
     models: list[ModelEntry] = Field(default_factory=lambda: [ModelEntry()], min_length=1)
 
 

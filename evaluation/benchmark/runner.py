@@ -369,7 +369,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     strategy = unit.mode if unit.mode in STRATEGIES else ""
     flow = corpus_workflow(unit.task.id, mode=unit.mode, strategy=strategy, top_k=cfg.top_k)
     flow.preserved = preserved  # its repair prompts name what the script no longer does
-    for knob in ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format", "static_check"):  # prompt knobs; None keeps the Workflow's default
+    for knob in ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format", "static_check", "restore"):  # prompt knobs; None keeps the Workflow's default
         value = getattr(cfg, knob)
         if value is not None:
             setattr(flow, knob, value)
@@ -394,7 +394,8 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
         run = repair_loop.run_adaptation(flow.task, flow.spec, backend, flow.source, flow.build_prompt, options,
                                       mode=unit.mode, build_repair=flow.build_repair,
                                       build_restart=flow.build_restart, judge=chains.judge, on_event=chains.event,
-                                      static_check=flow.check_statically if flow.static_check else None)
+                                      static_check=flow.check_statically if flow.static_check else None,
+                                      build_restore=flow.restorer())
     except (NoCodeError, ContextOverflowError) as exc:
         # Deterministic for this prompt: the chains end here (adapt stops the same way).
         chains.close_all("no-code" if isinstance(exc, NoCodeError) else "error", str(exc))
@@ -428,7 +429,11 @@ class ChainRecorder:
         attempt = data.get("attempt")
         if attempt is None:
             return
-        if kind == "verdict" and (attempt.passed or attempt.round >= self.cfg.repair):
+        if kind == "verdict" and getattr(attempt, "restore", False):
+            # A restore the chain does not keep is written after its final (passing) record: pass@k and the
+            # preserved counts read the passing attempt (records.finished_chains stops at the last final).
+            self.write(attempt, final=attempt.kept)
+        elif kind == "verdict" and (attempt.passed or attempt.round >= self.cfg.repair):
             self.write(attempt, final=True)
         elif kind == "repair":
             self.write(attempt, final=False)  # a repair follows: this round was not the chain's last
@@ -459,12 +464,13 @@ class ChainRecorder:
         g = a.generation
         self._append(a.sample, a.round, final, status, reasons, getattr(res, "preserved", None),
                      g.usage.prompt_tokens, g.usage.completion_tokens, g.wall_s, code_file, diff_file,
-                     list(getattr(res, "preserved_findings", None) or ()), list(getattr(a, "static", None) or ()))
+                     list(getattr(res, "preserved_findings", None) or ()), list(getattr(a, "static", None) or ()),
+                     restore=bool(getattr(a, "restore", False)))
 
     def _append(self, sample: int, round_: int, final: bool, status: str, reasons: list[str], preserved: Any,
                 prompt_tokens: int, completion_tokens: int, generate_s: float, code_file: str | None,
                 diff_file: str | None, preserved_findings: list[str] | None = None,
-                static: list[str] | None = None) -> None:
+                static: list[str] | None = None, restore: bool = False) -> None:
         u, t = self.unit, self.task
         reasons = [" ".join(r.split()) for r in reasons if r and r.strip()]
         # as the pipeline seeds them: sample i of round 0 is the backend's index i (seed + i)
@@ -479,6 +485,7 @@ class ChainRecorder:
             "preserved": preserved if isinstance(preserved, bool) else None,
             "preserved_findings": [str(f)[:300] for f in preserved_findings or []],
             "static": [str(f)[:300] for f in static or []],
+            "restore": restore,
             "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
             "wall_s": {"retrieve": round(self.retrieve_s if round_ == 0 else 0.0, 3),
                        "generate": round(float(generate_s), 3),

@@ -190,6 +190,8 @@ def run_and_report(flow: Any, backend: Any, progress: GenerationStatus, **kw: An
             state, why = "stopped", run.stopped[a.sample]
         elif a.result is not None and a.result.preserved is not None:
             state += ", preserved" if a.result.preserved else ", NOT preserved"
+        if a.restore:  # one repair on a passing sample that dropped prints or files (adapters/repair_loop.py)
+            why = ("restore kept" if a.kept else "restore not kept: the passing attempt stays") + (f"; {why}" if why else "")
         table.add_row(str(a.round), str(a.sample), str(g.usage.completion_tokens), rate, state, why[:80])
     console.print(table)
     click.echo(f"adapted: {paths['code']}")
@@ -224,6 +226,10 @@ def _show_event(status: Any, progress: GenerationStatus, kind: str, data: dict[s
     elif kind == "restart":
         progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: the resample repeated it too, "
                           "restarting from the original script")
+        status.update(progress.label)
+    elif kind == "restore":
+        progress.label = (f"repair round {data['round']}, sample {data['sample'] + 1}: it passed but dropped prints "
+                          "or files of the original; asking to restore them")
         status.update(progress.label)
     elif kind == "judge":
         status.update(f"round {data['round']}: running sample {data['sample'] + 1} in the sandbox")

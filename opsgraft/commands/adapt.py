@@ -53,6 +53,11 @@ keep_outputs_option = click.option(
     "--keep-outputs/--no-keep-outputs", "keep_outputs", default=False, show_default=True,
     help="End the outline with what the script prints and the files it writes, with their lines, for the "
          "adapted script to keep.")
+restore_option = click.option(
+    "--restore/--no-restore", "restore", default=True, show_default=True,
+    help="When a sample passes its check but no longer prints or writes what the original did, spend one of "
+         "the --repair rounds asking to put those back; the passing code is kept unless the answer passes and "
+         "preserves them.")
 outline_option = click.option(
     "--outline/--no-outline", "outline", default=True, show_default=True,
     help="Show the model the script's outline (data, model, training loop, metrics) and, with line numbers, "
@@ -92,6 +97,7 @@ edit_format_option = click.option(
 @examples_option
 @align_examples_option
 @keep_outputs_option
+@restore_option
 @outline_option
 @edit_format_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
@@ -99,7 +105,8 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
           context_window: int | None, n: int | None, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-          examples: bool, align_examples: bool | None, keep_outputs: bool, outline: bool, edit_format: str) -> None:
+          examples: bool, align_examples: bool | None, keep_outputs: bool, restore: bool, outline: bool,
+          edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
@@ -137,6 +144,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     flow.examples = examples
     flow.align_examples = align_examples
     flow.keep_outputs = keep_outputs
+    flow.restore = restore
     flow.outline = outline
     flow.edit_format = edit_format
     if flow.precheck() == "already-present":

@@ -63,6 +63,7 @@ class _Choices(BaseModel):
     isolation: str | None = None
     no_preserved: bool | None = None
     examples: bool | None = None
+    restore: bool | None = None
     outline: bool | None = None
     edit_format: str | None = None
 

@@ -17,7 +17,7 @@ from opsgraft.commands._common import (
     run_defaults,
     strategy_names,
 )
-from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option
+from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option, restore_option
 from opsgraft.commands.config_file import config_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
@@ -50,6 +50,7 @@ from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pa
 @isolation_option
 @no_preserved_option
 @examples_option
+@restore_option
 @outline_option
 @edit_format_option
 def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
@@ -58,7 +59,7 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
               max_tokens: int, top_k: int, run_: bool, repair: int | None, check_args: tuple[str, ...],
               timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
               pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-              examples: bool, outline: bool, edit_format: str) -> None:
+              examples: bool, restore: bool, outline: bool, edit_format: str) -> None:
     """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
 
     Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;
@@ -91,6 +92,7 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
     flow.isolation = resolve(isolation)
     flow.preserved = not no_preserved
     flow.examples = examples
+    flow.restore = restore
     flow.outline = outline
     flow.edit_format = edit_format
     if check_args:

@@ -31,7 +31,7 @@ SLOW_FAIL = "```python\nimport time\ntime.sleep(2)\nraise SystemExit('not adapte
 RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component",
                "source_component", "framework",
                "kind", "split", "sample", "round", "final", "status", "reason", "reasons", "preserved",
-               "preserved_findings", "static", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
+               "preserved_findings", "static", "restore", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
 
 
 def reference_answer(task_id: str) -> str:
