@@ -171,6 +171,25 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def overfitting_note(grid: GridResult) -> str:
+    """The tool's own overfitting section when the runs hold no evidence either way ('' when they do)."""
+    names = {n.lower() for p in grid.points for n in p.metrics}
+    curves = any(len(h) > 1 for p in grid.points for h in p.metrics.values())
+    pair = any(n.startswith(("val", "test")) for n in names) and any(n.startswith("train") for n in names)
+    return "" if curves or pair or not grid.points else report_prompts.NO_OVERFITTING_EVIDENCE
+
+
+def _insert_section(text: str, section: str, before: str = "## Next experiments") -> str:
+    """``section`` in place of the model's section of the same title, else before ``before``, else at the end."""
+    title = section.splitlines()[0]
+    at = text.find(title)
+    if at >= 0:  # the model wrote one anyway: the tool's replaces it
+        end = text.find("\n## ", at + len(title))
+        return f"{text[:at]}{section}" + (f"\n{text[end:]}" if end >= 0 else "")
+    at = text.find(before)
+    return f"{text[:at]}{section}\n\n{text[at:]}" if at >= 0 else f"{text}\n\n{section}"
+
+
 def build_prompt(grid: GridResult) -> tuple[str, str, str]:
     """(system, user, primary metric) for the grid's report."""
     points = grid.points
@@ -204,18 +223,13 @@ def build_prompt(grid: GridResult) -> tuple[str, str, str]:
         # a real grid on a small data set: 3 of 4 runs at 0.965, and the model called run 2 "the best"
         tied = [p.index + 1 for p in points if p is not best and p.final().get(primary) == top]
         if tied:
-            runs = ", ".join(str(i) for i in [best.index + 1, *tied])
-            best_text += f"; runs {runs} tie at {_fmt(top)}: say so, no single best setting"
-    pairs = any(n.lower().startswith(("val", "test")) for n in metric_names) and any(
-        n.lower().startswith("train") for n in metric_names)
-    evidence = ("" if curves or pairs else
-                "Only final values were recorded: no curve and no training metric beside a validation one. "
-                "Under Signs of overfitting write that these runs cannot show it, and claim no trend.")
+            runs = [str(i) for i in [best.index + 1, *tied]]
+            best_text = f"runs {', '.join(runs[:-1])} and {runs[-1]} tie at {primary} {_fmt(top)} (no single best)"
     user = report_prompts.USER.format(
         script=grid.script, n_points=len(points), varied=", ".join(grid.varied) or "none",
         primary=primary or "none", direction="lower" if lower_is_better(primary) else "higher",
         runs_table="\n".join(rows), curves="\n".join(curves) or "(no metric printed more than once)", best=best_text,
-        evidence=evidence)
+        overfitting="" if overfitting_note(grid) else report_prompts.OVERFITTING_SECTION)
     return report_prompts.SYSTEM, user, primary
 
 
@@ -297,6 +311,9 @@ def write_report(grid: GridResult, backend: Any, max_tokens: int = 900) -> Repor
         error = " ".join(str(exc).split())
         answer = f"_The LLM report could not be written: {error}_"
     grounded = ground(answer.strip(), recorded_values(grid))
+    note = overfitting_note(grid)
+    if note and not error:
+        grounded.text = _insert_section(grounded.text, note)
     images = "\n".join(f"![{p.stem}]({p.name})" for p in plots)
     markdown = f"# Grid report: {grid.script}\n\n{grounded.text}\n\n## Plots\n\n{images}\n"
     path = grid.out_dir / "report.md"

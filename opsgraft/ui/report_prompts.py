@@ -16,14 +16,22 @@ script printed, such as epoch, else the print order with 0 the first printed):
 {curves}
 
 Best setting by {primary}: {best}
-{evidence}
 
 Write a report with these sections:
 ## Summary
 ## Best setting
-## Signs of overfitting
-(compare training and validation metrics, and the curves: does a validation metric get worse while a
-training metric keeps improving? Say "none seen" if the data shows none.)
-## Next experiments
+{overfitting}## Next experiments
 (2 to 4 concrete settings to try next, and why.)
 """
+
+OVERFITTING_SECTION = """## Signs of overfitting
+(compare training and validation metrics, and the curves: does a validation metric get worse while a
+training metric keeps improving? Say "none seen" if the data shows none.)
+"""
+
+# Written by the tool, not asked of the model: told that the runs could not show it, the 1.5B model
+# still wrote that "the validation metric consistently improves" for runs with one final value each.
+NO_OVERFITTING_EVIDENCE = """## Signs of overfitting
+These runs cannot show it: each recorded only final values (no metric printed more than once, and no
+training metric beside a validation one)."""
+

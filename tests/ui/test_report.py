@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsgraft.llm.scripted import ScriptedBackend
 from opsgraft.ui.grid_run import GridResult, PointResult
 from opsgraft.ui.report import (
     UNVERIFIED,
@@ -96,8 +97,18 @@ def test_prompt_names_ties_and_says_when_overfitting_cannot_be_judged(tmp_path: 
               for i, ((lr, h), a) in enumerate(zip([(0.003, 16), (0.003, 48), (0.03, 16), (0.03, 48)], finals, strict=True))]
     grid = GridResult("train.py", tmp_path, "sqlite:///x.db", "opsgraft-ui/train.py", points, ["lr", "hidden"])
     _system, user, _primary = build_prompt(grid)
-    assert "runs 2, 3, 4 tie at 0.965: say so, no single best setting" in user
-    assert "Under Signs of overfitting write that these runs cannot show it" in user
-    # curves and a train/val pair: no such line, and no tie in make_grid's two runs
+    assert "Best setting by accuracy: runs 2, 3 and 4 tie at accuracy 0.965 (no single best)" in user
+    assert "## Signs of overfitting" not in user  # the tool writes that section itself
+    answer = "## Summary\nFour runs.\n\n## Best setting\nRuns 2, 3 and 4.\n\n## Next experiments\n1. lr 0.03\n"
+    report = write_report(grid, ScriptedBackend([answer]))
+    text = report.path.read_text()
+    assert text.index("## Best setting") < text.index("## Signs of overfitting\nThese runs cannot show it") \
+        < text.index("## Next experiments")
+    own = answer.replace("## Next experiments", "## Signs of overfitting\nValidation keeps improving.\n\n## Next experiments")
+    text = write_report(grid, ScriptedBackend([own])).path.read_text()
+    assert "Validation keeps improving" not in text and text.count("## Signs of overfitting") == 1
+    assert text.index("cannot show it") < text.index("## Next experiments")
+    # curves and a train/val pair: the model writes the section, and make_grid's two runs do not tie
     _system, user, _primary = build_prompt(make_grid(tmp_path))
-    assert "cannot show it" not in user and "tie at" not in user
+    assert "## Signs of overfitting" in user and "tie at" not in user
+    assert "cannot show it" not in write_report(make_grid(tmp_path), ScriptedBackend([answer])).path.read_text()
