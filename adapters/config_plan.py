@@ -232,18 +232,6 @@ def plan_lines(settings: list[Setting], limit: int = 12) -> list[str]:
     return out
 
 
-def _head_end(tree: ast.Module) -> int:
-    end = 0
-    for i, stmt in enumerate(tree.body):
-        is_doc = i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
-            and isinstance(stmt.value.value, str)
-        if is_doc or isinstance(stmt, ast.Import | ast.ImportFrom):
-            end = stmt.end_lineno or stmt.lineno
-            continue
-        break
-    return end
-
-
 def head(source: str) -> str:
     """The answer's first lines for ``config:json`` ('' when the script has no settings or its own argparse).
 
@@ -259,8 +247,10 @@ def head(source: str) -> str:
     uses_argparse = any(isinstance(n, ast.Call) and _last(n.func) == "add_argument" for n in ast.walk(tree))
     if not settings or uses_argparse:
         return ""
+    from opsgraft.adapters.scaffold import head_end
+
     lines = source.splitlines()
-    end = _head_end(tree)
+    end = head_end(tree)
     have = {ast.unparse(s) for s in tree.body if s.lineno <= end and isinstance(s, ast.Import | ast.ImportFrom)}
     added = [imp for imp in CONFIG_IMPORTS if imp not in have]
     moved = {s.constant for s in settings if s.constant}

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 FENCE = "```python\n"
 
 
-def _head_end(tree: ast.Module) -> int:
+def head_end(tree: ast.Module) -> int:
     """The last line (1-based) of the leading docstring / import block; 0 when the script opens with code."""
     end = 0
     for i, stmt in enumerate(tree.body):
@@ -53,7 +53,7 @@ def build(source: str, translation_key: str) -> str:
         tree = pyast.parse(source)
     except SyntaxError:
         return ""
-    end = _head_end(tree)
+    end = head_end(tree)
     lines = source.splitlines()
     head = lines[:end]
     # The module constants after the imports (`DATA = Path(...)`) come after the helpers, so the answer
