@@ -205,14 +205,39 @@ def find(source: str) -> list[Setting]:
     return sorted(found.items.values(), key=lambda s: s.lines[0])
 
 
+_SEED_CALLS = {"manual_seed", "set_random_seed", "seed_everything", "seed"}
+
+
+def seeds(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each literal seed: ``random_state=0``, ``seed=1``, ``torch.manual_seed(0)``, ``SEED`` uses.
+
+    Issue 19 (cfg-json14): with seeds left out of the dict, the model still wrote ``config["seed"]`` and
+    ``config["random_state"]`` (KeyError); the outline names them as lines to keep.
+    """
+    try:
+        tree = pyast.parse(source)
+    except SyntaxError:
+        return []
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for kw in node.keywords:
+            if kw.arg in ("random_state", "seed") and _value(kw.value) is not None:
+                out.append((kw.value.lineno, ast.get_source_segment(source, kw) or kw.arg))
+        if _last(node.func) in _SEED_CALLS and node.args and _value(node.args[0]) is not None:
+            out.append((node.lineno, _short(source, node)))
+    return sorted(set(out))
+
+
 def default_config(settings: list[Setting]) -> str:
     """The ``DEFAULT_CONFIG = {...}`` line for ``settings`` (JSON values, the script's own)."""
     body = ", ".join(f"{json.dumps(s.key)}: {json.dumps(s.value)}" for s in settings)
     return f"{CONFIG_NAME} = {{{body}}}"
 
 
-def plan_lines(settings: list[Setting], limit: int = 12) -> list[str]:
-    """Outline lines: the dict to write and which key replaces what on which line."""
+def plan_lines(settings: list[Setting], limit: int = 12, kept: list[tuple[int, str]] | None = None) -> list[str]:
+    """Outline lines: the dict to write, which key replaces what on which line, and the seeds to keep (``kept``)."""
     if not settings:
         return []
     shown = settings[:limit]
@@ -229,6 +254,10 @@ def plan_lines(settings: list[Setting], limit: int = 12) -> list[str]:
                    + " and use config[...] instead; change nothing else (seeds, data, prints stay)")
     else:
         out.append("- change nothing else: seeds, data, layers and prints stay as they are")
+    if kept:
+        keys = ", ".join(json.dumps(s.key) for s in shown)
+        out.append("- the seeds stay as they are, they are NOT in the config (its only keys are "
+                   f"{keys}): " + "; ".join(f"line {n} `{t}`" for n, t in kept[:4]))
     return out
 
 

@@ -58,13 +58,16 @@ class Workflow:
     callmap: bool = True  # a translation's outline maps each source-API statement to its target (adapters/callmap.py)
     # The answer starts with the tool's head of the file: a translation's imports and helpers
     # (adapters/scaffold.py), config:json's DEFAULT_CONFIG and loader (adapters/config_plan.py).
-    # Off until measured better on the held-out half (bench knob `scaffold`).
-    scaffold: bool = False
+    # None: on for config:json when its plan finds settings (measured, see `planned_config`), off for
+    # translations until measured better on the held-out half (bench knob `scaffold`).
+    scaffold: bool | None = None
     timeout_s: float = 300.0
     preserved: bool = False  # judge with the preserved check (opsgraft.evaluation.preserved); the CLI turns it on
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
-    examples: bool = True  # show the nearest worked example (adapters/examples.py) in the first prompt
+    # Show the nearest worked example (adapters/examples.py) in the first prompt. None: on, except for
+    # config:json when its plan finds settings (measured, see `planned_config`).
+    examples: bool | None = None
     # Rename the example's names to the script's own (adapters/example_align.py; bench knob `align_examples`).
     # None: on for inline adapters, where it was measured (held-out round 0: the copied UNITS and LR were
     # gone, keras-digits 0/3 -> 2/3, waveforms 1/3 -> 3/3), off for translations until they are measured.
@@ -134,16 +137,42 @@ class Workflow:
                                          docs=self.docs if docs is None else docs, guide=guide,
                                          template_name=template, example=self.example_text(),
                                          outline=self.outline_text(), edit_format=self.edit_format)
-        if self.scaffold and self.spec.kind == "translate" and self.edit_format == "whole":
+        if self.uses_scaffold and self.spec.kind == "translate" and self.edit_format == "whole":
             from opsgraft.adapters import scaffold
 
             prompt = replace(prompt, prefill=scaffold.build(source, self.spec.key))
-        elif self.scaffold and self.spec.functionality == "config" and self.edit_format == "whole":
+        elif self.uses_scaffold and self.spec.functionality == "config" and self.edit_format == "whole":
             from opsgraft.adapters import config_plan, scaffold
 
             head = config_plan.head(source)
             prompt = replace(prompt, prefill=f"{scaffold.FENCE}{head}" if head else "")
         return prompt
+
+    @property
+    def planned_config(self) -> bool:
+        """config:json on a script whose settings adapters/config_plan.py finds.
+
+        Issue 19, n=3, round 0, the 3 config tasks: with the plan AND the worked example, every failure
+        was the example's (its `history` print, its `validation_split`/`test_size` keys, its seed); without
+        the example the answers broke the loader's merge (KeyError on a default key). The tool then writes
+        the loader (scaffold) and the example is left out: 2 of 3 tasks, 4 of 9 samples, against 1 of 3
+        and 2 of 9 with the example and no plan (cfg-json14 vs cfg-json9).
+        """
+        if self.spec.functionality != "config":
+            return False
+        from opsgraft.adapters import config_plan
+
+        return bool(config_plan.find(self.source))
+
+    @property
+    def uses_scaffold(self) -> bool:
+        """Whether the tool writes the head of the answer (``scaffold``, resolved)."""
+        return self.planned_config if self.scaffold is None else self.scaffold
+
+    @property
+    def shows_example(self) -> bool:
+        """Whether the first prompt shows a worked example (``examples``, resolved)."""
+        return not self.planned_config if self.examples is None else self.examples
 
     @property
     def aligns_examples(self) -> bool:
@@ -152,7 +181,7 @@ class Workflow:
 
     def example_text(self) -> str:
         """The worked-example section of the first prompt ('' when off, when none fits, or once dropped to fit)."""
-        if not self.examples:
+        if not self.shows_example:
             return ""
         if self._example is None:
             from opsgraft.adapters.examples import section_for_task

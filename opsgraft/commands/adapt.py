@@ -42,8 +42,9 @@ class RegistryHelpOption(click.Option):
 
 
 examples_option = click.option(
-    "--examples/--no-examples", "examples", default=True, show_default=True,
-    help="Show the model the nearest worked example (the same change on a small script) in the first prompt.")
+    "--examples/--no-examples", "examples", default=None,
+    help="Show the model the nearest worked example (the same change on a small script) in the first prompt "
+         "(default: on; off for config:json when the tool finds the script's settings and writes the loader).")
 align_examples_option = click.option(
     "--align-examples/--no-align-examples", "align_examples", default=None,
     help="Rename the worked example's variables to the script's own where their use shows they match "
@@ -105,7 +106,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
           context_window: int | None, n: int | None, temperature: float, seed: int, max_tokens: int, run_: bool,
           repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-          examples: bool, align_examples: bool | None, keep_outputs: bool, restore: bool, outline: bool,
+          examples: bool | None, align_examples: bool | None, keep_outputs: bool, restore: bool, outline: bool,
           edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 

@@ -59,7 +59,7 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
               max_tokens: int, top_k: int, run_: bool, repair: int | None, check_args: tuple[str, ...],
               timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
               pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-              examples: bool, restore: bool, outline: bool, edit_format: str) -> None:
+              examples: bool | None, restore: bool, outline: bool, edit_format: str) -> None:
     """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
 
     Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;

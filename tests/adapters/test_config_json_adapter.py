@@ -70,10 +70,13 @@ def test_outline_names_the_hyperparameters_and_where_the_config_is_read() -> Non
 def test_first_prompt_carries_the_notes_and_the_example(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(SCRIPT, encoding="utf-8")
-    wf = Workflow(spec=get_adapter("config:json"), script=script, source=SCRIPT, mode="docprompt")
+    wf = Workflow(spec=get_adapter("config:json"), script=script, source=SCRIPT, mode="docprompt", examples=True)
     text = "\n".join(m.content for m in wf.build_prompt(SCRIPT).messages)
     assert "unknown config key" in text and "DEFAULT_CONFIG" in text
     assert "(`sklearn-diabetes-gbr`, sklearn)" in text  # the nearest worked example, same framework
+    # by default the plan replaces the example (adapters/workflow.py, planned_config)
+    plain = Workflow(spec=get_adapter("config:json"), script=script, source=SCRIPT, mode="docprompt")
+    assert "sklearn-diabetes-gbr" not in "\n".join(m.content for m in plain.build_prompt(SCRIPT).messages)
 
 
 def test_corpus_references_keep_the_original_values() -> None:

@@ -153,3 +153,34 @@ def test_the_workflow_prefills_the_head_only_with_the_scaffold_on(tmp_path: Path
                 config_plan.find(TORCH)) in prompt.prefill
         else:
             assert not prompt.prefill
+
+
+def test_by_default_config_json_gets_the_head_and_no_example_and_other_adapters_do_not(tmp_path: Path):
+    script = tmp_path / "train.py"
+    script.write_text(TORCH)
+    flow = Workflow(spec=get_adapter("config:json"), script=script, source=TORCH, mode="none")
+    assert flow.uses_scaffold and not flow.shows_example
+    assert flow.example_text() == "" and config_plan.default_config(config_plan.find(TORCH)) in \
+        flow.build_prompt(TORCH).prefill
+    bare = "print('no settings here')\n"
+    assert not Workflow(spec=get_adapter("config:json"), script=script, source=bare, mode="none").uses_scaffold
+    other = Workflow(spec=get_adapter("tracking:mlflow"), script=script, source=TORCH, mode="none")
+    assert other.shows_example and not other.uses_scaffold and not other.build_prompt(TORCH).prefill
+    forced = Workflow(spec=get_adapter("config:json"), script=script, source=TORCH, mode="none", examples=True,
+                      scaffold=False)
+    assert forced.shows_example and not forced.build_prompt(TORCH).prefill
+
+
+def test_the_seeds_are_named_as_lines_to_keep_outside_the_config():
+    assert config_plan.seeds(TORCH) == []  # TORCH seeds through a constant: torch.manual_seed(SEED)
+    src = KERAS.replace("LR = 0.005", "LR = 0.005\nSEED = 3")
+    kept = config_plan.seeds(src)
+    assert (line_of(src, "keras.utils.set_random_seed(0)"), "keras.utils.set_random_seed(0)") in kept
+    assert (line_of(src, "random_state=0"), "random_state=0") in kept
+    lines = config_plan.plan_lines(config_plan.find(src), kept=kept)
+    assert lines[-1].startswith("- the seeds stay as they are, they are NOT in the config (its only keys are ")
+    assert '"lr"' in lines[-1] and "`random_state=0`" in lines[-1] and '"seed"' not in lines[-1]
+
+
+def line_of(source: str, text: str) -> int:
+    return next(i for i, ln in enumerate(source.splitlines(), 1) if text in ln)
