@@ -28,9 +28,11 @@ def report_answer(messages: Sequence[Message]) -> str:
     """Cites the best run's recorded metric (verified) and one number nobody recorded."""
     best = re.search(r"Best setting by (\w+): run (\d+) \(([^)]*)\): \w+ ([\d.e-]+)", messages[-1].content)
     assert best, messages[-1].content
+    # the unverified number sits in the summary: with only final values recorded, the tool writes the
+    # overfitting section itself (opsgraft/ui/report.py, overfitting_note)
     return (f"## Summary\nRun {best.group(2)} ({best.group(3)}) gives the best {best.group(1)}, "
-            f"{best.group(4)}.\n\n## Signs of overfitting\nTraining accuracy stays above validation by "
-            "about 12.3456 points.\n\n## Next experiments\n- Try a smaller alpha.\n")
+            f"{best.group(4)}, about 12.3456 points above the rest.\n\n## Signs of overfitting\nNone seen.\n\n"
+            "## Next experiments\n- Try a smaller alpha.\n")
 
 
 @pytest.fixture
