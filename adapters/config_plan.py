@@ -16,7 +16,10 @@ What counts as a setting (no list of frameworks, only of names):
   (``epochs``), the step of ``range(0, n, B)`` (``batch_size``, with the same literal in that loop's
   slices), ``Dropout(p)``, an optimizer's ``lr`` after the parameters, the units of every ``Dense``
   but the last, the width shared by consecutive ``Linear`` layers (``hidden``).
-Seeds, verbosity and data-split sizes are not settings.
+Verbosity, paths and data-split sizes are not settings. Seeds are (``random_state=0``, ``seed=1``,
+``torch.manual_seed(0)``, a used ``SEED`` constant): left out of the dict, the model read
+``config["seed"]`` and ``config["random_state"]`` anyway (KeyError), and naming them as lines to keep
+made all 9 answers do it (cfg-json15).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ _KEYWORD = re.compile(
     r"|kernel|degree|n_neighbors|max_iter|subsample|num_leaves|validation_split|patience|step_size|solver"
     r"|optimizer|filters|out_channels|kernel_size|embedding_dim|latent_dim|num_heads|warmup_steps"
     r"|label_smoothing|penalty)$")
-_NOT_SETTING = re.compile(r"seed|random_state|verbose|n_jobs|path|dir$|file|url|uri|name$|device|workers",
+_NOT_SETTING = re.compile(r"verbose|n_jobs|path|dir$|file|url|uri|name$|device|workers",
                           re.IGNORECASE)
 _STR_KEYWORDS = {"criterion", "kernel", "solver", "optimizer", "penalty"}
 _OPTIMIZERS = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"}
@@ -190,7 +193,12 @@ def find(source: str) -> list[Setting]:
             if value is None or (isinstance(value, str) and kw.arg not in _STR_KEYWORDS):
                 continue
             found.add(kw.arg, value, kw.value.lineno, ast.get_source_segment(source, kw) or kw.arg)
+        for kw in call.keywords:  # a seed is a setting too (see the module docstring)
+            if kw.arg in ("random_state", "seed") and isinstance(_number(kw.value), int):
+                found.add(kw.arg, _number(kw.value), kw.value.lineno, ast.get_source_segment(source, kw) or kw.arg)
         first = _number(call.args[0]) if call.args else None
+        if name in _SEED_CALLS and isinstance(first, int):
+            found.add("seed", first, call.lineno, _short(source, call))
         if name == "Dropout" and isinstance(first, float):
             found.add("dropout", first, call.lineno, _short(source, call))
         elif name in _OPTIMIZERS and len(call.args) >= 2 and _number(call.args[1]) is not None:
@@ -208,36 +216,14 @@ def find(source: str) -> list[Setting]:
 _SEED_CALLS = {"manual_seed", "set_random_seed", "seed_everything", "seed"}
 
 
-def seeds(source: str) -> list[tuple[int, str]]:
-    """(line, text) of each literal seed: ``random_state=0``, ``seed=1``, ``torch.manual_seed(0)``, ``SEED`` uses.
-
-    Issue 19 (cfg-json14): with seeds left out of the dict, the model still wrote ``config["seed"]`` and
-    ``config["random_state"]`` (KeyError); the outline names them as lines to keep.
-    """
-    try:
-        tree = pyast.parse(source)
-    except SyntaxError:
-        return []
-    out: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        for kw in node.keywords:
-            if kw.arg in ("random_state", "seed") and _value(kw.value) is not None:
-                out.append((kw.value.lineno, ast.get_source_segment(source, kw) or kw.arg))
-        if _last(node.func) in _SEED_CALLS and node.args and _value(node.args[0]) is not None:
-            out.append((node.lineno, _short(source, node)))
-    return sorted(set(out))
-
-
 def default_config(settings: list[Setting]) -> str:
     """The ``DEFAULT_CONFIG = {...}`` line for ``settings`` (JSON values, the script's own)."""
     body = ", ".join(f"{json.dumps(s.key)}: {json.dumps(s.value)}" for s in settings)
     return f"{CONFIG_NAME} = {{{body}}}"
 
 
-def plan_lines(settings: list[Setting], limit: int = 12, kept: list[tuple[int, str]] | None = None) -> list[str]:
-    """Outline lines: the dict to write, which key replaces what on which line, and the seeds to keep (``kept``)."""
+def plan_lines(settings: list[Setting], limit: int = 12) -> list[str]:
+    """Outline lines: the dict to write and which key replaces what on which line."""
     if not settings:
         return []
     shown = settings[:limit]
@@ -254,10 +240,6 @@ def plan_lines(settings: list[Setting], limit: int = 12, kept: list[tuple[int, s
                    + " and use config[...] instead; change nothing else (seeds, data, prints stay)")
     else:
         out.append("- change nothing else: seeds, data, layers and prints stay as they are")
-    if kept:
-        keys = ", ".join(json.dumps(s.key) for s in shown)
-        out.append("- the seeds stay as they are, they are NOT in the config (its only keys are "
-                   f"{keys}): " + "; ".join(f"line {n} `{t}`" for n, t in kept[:4]))
     return out
 
 

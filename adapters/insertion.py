@@ -137,7 +137,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     elif func == "config":
         from opsgraft.adapters import config_plan
 
-        planned = config_plan.plan_lines(config_plan.find(source), kept=config_plan.seeds(source))
+        planned = config_plan.plan_lines(config_plan.find(source))
         out += planned
         if o.hyperparams and not planned:
             shown = ", ".join(f"{h.text.split('=')[0].strip()} (line {h.line})" for h in o.hyperparams[:8])

@@ -65,17 +65,18 @@ def by_key(source: str) -> dict[str, config_plan.Setting]:
 def test_inline_literals_of_a_torch_loop_become_settings_with_their_lines():
     found = by_key(TORCH)
     assert {k: s.value for k, s in found.items()} == {
-        "hidden": 48, "dropout": 0.1, "lr": 0.003, "weight_decay": 0.0001, "epochs": 8, "batch_size": 64}
+        "seed": 0, "hidden": 48, "dropout": 0.1, "lr": 0.003, "weight_decay": 0.0001, "epochs": 8, "batch_size": 64}
     assert found["batch_size"].lines == (18, 19)  # the range step and the slice `i + 64`
     assert found["epochs"].text == "range(8)"
-    # the seed, a path and the layers' fixed sizes (30 inputs, 1 output) are not settings
-    assert all(v not in (0, 30, 1, "data/train.csv") for v in (s.value for s in found.values()))
+    assert found["seed"].constant == "SEED"  # a used seed constant is a setting
+    # a path and the layers' fixed sizes (30 inputs, 1 output) are not settings
+    assert all(v not in (30, 1, "data/train.csv") for v in (s.value for s in found.values()))
 
 
 def test_keras_units_skip_the_output_layer_and_a_used_constant_is_a_setting():
     found = by_key(KERAS)
     assert {k: s.value for k, s in found.items()} == {
-        "lr": 0.005, "units": 32, "dropout": 0.2, "epochs": 4, "batch_size": 64}
+        "lr": 0.005, "seed": 0, "random_state": 0, "units": 32, "dropout": 0.2, "epochs": 4, "batch_size": 64}
     assert found["lr"].constant == "LR" and found["lr"].lines == (13,)
     assert "unused" not in found  # a constant nothing reads
 
@@ -105,7 +106,8 @@ def test_the_head_meets_the_config_contract_with_the_scripts_own_values():
     head = config_plan.head(KERAS)
     ast.parse(head)
     params = {p.name: p.default for p in config_params.read_parameters(head)}
-    assert params == {"lr": 0.005, "units": 32, "dropout": 0.2, "epochs": 4, "batch_size": 64}
+    assert params == {"lr": 0.005, "seed": 0, "random_state": 0, "units": 32, "dropout": 0.2, "epochs": 4,
+                      "batch_size": 64}
     assert "LR = 0.005" not in head  # moved into the config: the model must read config["lr"]
     assert "UNUSED = 7" in head  # a constant that is no setting stays
     assert "import argparse" in head and "def load_config(argv=None):" in head
@@ -171,16 +173,9 @@ def test_by_default_config_json_gets_the_head_and_no_example_and_other_adapters_
     assert forced.shows_example and not forced.build_prompt(TORCH).prefill
 
 
-def test_the_seeds_are_named_as_lines_to_keep_outside_the_config():
-    assert config_plan.seeds(TORCH) == []  # TORCH seeds through a constant: torch.manual_seed(SEED)
-    src = KERAS.replace("LR = 0.005", "LR = 0.005\nSEED = 3")
-    kept = config_plan.seeds(src)
-    assert (line_of(src, "keras.utils.set_random_seed(0)"), "keras.utils.set_random_seed(0)") in kept
-    assert (line_of(src, "random_state=0"), "random_state=0") in kept
-    lines = config_plan.plan_lines(config_plan.find(src), kept=kept)
-    assert lines[-1].startswith("- the seeds stay as they are, they are NOT in the config (its only keys are ")
-    assert '"lr"' in lines[-1] and "`random_state=0`" in lines[-1] and '"seed"' not in lines[-1]
-
-
-def line_of(source: str, text: str) -> int:
-    return next(i for i, ln in enumerate(source.splitlines(), 1) if text in ln)
+def test_seeds_are_settings_so_the_model_never_reads_a_missing_key():
+    # cfg-json14/15: left out of the dict, `config["seed"]` and `config["random_state"]` were read anyway
+    src = "import torch\n\ntorch.manual_seed(3)\nsplit(X, random_state=7)\nfit(seed=1, verbose=0)\n"
+    found = by_key(src)
+    assert {k: s.value for k, s in found.items()} == {"seed": 3, "random_state": 7, "seed_2": 1}
+    assert found["seed"].lines == (3,) and "verbose" not in found
