@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsgraft import pyast
+from opsgraft.adapters.outline import _last
 
 CONFIG_NAME = "DEFAULT_CONFIG"
 CONFIG_IMPORTS = ("import argparse", "import json", "import os", "import sys")
@@ -60,6 +61,7 @@ _KEYWORD = re.compile(
 _NOT_SETTING = re.compile(r"verbose|n_jobs|path|dir$|file|url|uri|name$|device|workers",
                           re.IGNORECASE)
 _STR_KEYWORDS = {"criterion", "kernel", "solver", "optimizer", "penalty"}
+_SEED_CALLS = {"manual_seed", "set_random_seed", "seed_everything", "seed"}
 _OPTIMIZERS = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,30}$")
 _EPOCH_NAME = re.compile(r"epoch", re.IGNORECASE)
@@ -74,10 +76,6 @@ class Setting:
     lines: tuple[int, ...]  # every line that uses it
     text: str  # the source at its first site: `lr=0.003`, `range(8)`, `LR`
     constant: str = ""  # the module constant it replaces ('' for an inline literal)
-
-
-def _last(func: ast.expr) -> str:
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _value(node: ast.expr) -> Any:
@@ -127,33 +125,32 @@ class _Found:
 def _is_training_loop(loop: ast.For) -> bool:
     if isinstance(loop.target, ast.Name) and _EPOCH_NAME.search(loop.target.id):
         return True
-    calls = {_last(c.func) for c in ast.walk(loop) if isinstance(c, ast.Call)}
+    calls = {_last(c) for c in ast.walk(loop) if isinstance(c, ast.Call)}
     return bool(calls & {"backward", "step", "fit", "train_on_batch", "training_step", "partial_fit"})
 
 
-def _constants(tree: ast.Module, source: str, found: _Found) -> set[str]:
+def _constants(tree: ast.Module, found: _Found) -> None:
     names: dict[str, Any] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             value = _value(stmt.value)
             if value is not None and not name.startswith("_") and name.isupper() and not _NOT_SETTING.search(name):
-                names[name] = (value, stmt.lineno)
+                names[name] = value
     uses: dict[str, list[int]] = {n: [] for n in names}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in uses:
             uses[node.id].append(node.lineno)
-    for name, (value, _line) in names.items():
+    for name, value in names.items():
         key = name.lower() if len(name) > 1 else name  # `C` stays `C`, as sklearn spells it
         for use in sorted(set(uses[name])):  # a constant nothing reads is no setting
             found.add(key, value, use, name, constant=name)
-    return set(names)
 
 
 def _linear_widths(calls: list[ast.Call]) -> set[int]:
     """Widths shared by consecutive Linear layers: the out size of one that is the in size of the next."""
     pairs = [(_number(c.args[0]), _number(c.args[1])) for c in calls
-             if _last(c.func) == "Linear" and len(c.args) >= 2]
+             if _last(c) == "Linear" and len(c.args) >= 2]
     outs = {b for _, b in pairs if isinstance(b, int)}
     ins = {a for a, _ in pairs if isinstance(a, int)}
     return outs & ins
@@ -166,14 +163,14 @@ def find(source: str) -> list[Setting]:
     except SyntaxError:
         return []
     found = _Found()
-    _constants(tree, source, found)
+    _constants(tree, found)
     calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
-    dense = [c for c in calls if _last(c.func) == "Dense" and c.args and isinstance(_number(c.args[0]), int)]
+    dense = [c for c in calls if _last(c) == "Dense" and c.args and isinstance(_number(c.args[0]), int)]
     widths = _linear_widths(calls)
     batch_loops: list[tuple[ast.For, int | float]] = []
     for loop in (n for n in ast.walk(tree) if isinstance(n, ast.For)):
         it = loop.iter
-        if not (isinstance(it, ast.Call) and _last(it.func) == "range"):
+        if not (isinstance(it, ast.Call) and _last(it) == "range"):
             continue
         if len(it.args) == 1 and isinstance(_number(it.args[0]), int) and _is_training_loop(loop):
             found.add("epochs", _number(it.args[0]), it.lineno, ast.get_source_segment(source, it) or "range")
@@ -185,7 +182,7 @@ def find(source: str) -> list[Setting]:
             if isinstance(node, ast.BinOp) and isinstance(node.right, ast.Constant) and node.right.value == step:
                 found.add("batch_size", step, node.lineno, str(step))
     for call in calls:
-        name = _last(call.func)
+        name = _last(call)
         for kw in call.keywords:
             if kw.arg is None or not _KEYWORD.match(kw.arg) or _NOT_SETTING.search(kw.arg):
                 continue
@@ -211,9 +208,6 @@ def find(source: str) -> list[Setting]:
                 if isinstance(width, int) and width in widths:
                     found.add("hidden", width, call.lineno, _short(source, call))
     return sorted(found.items.values(), key=lambda s: s.lines[0])
-
-
-_SEED_CALLS = {"manual_seed", "set_random_seed", "seed_everything", "seed"}
 
 
 def default_config(settings: list[Setting]) -> str:
@@ -255,7 +249,7 @@ def head(source: str) -> str:
     except SyntaxError:
         return ""
     settings = find(source)
-    uses_argparse = any(isinstance(n, ast.Call) and _last(n.func) == "add_argument" for n in ast.walk(tree))
+    uses_argparse = any(isinstance(n, ast.Call) and _last(n) == "add_argument" for n in ast.walk(tree))
     if not settings or uses_argparse:
         return ""
     from opsgraft.adapters.scaffold import head_end

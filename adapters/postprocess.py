@@ -142,15 +142,9 @@ def _insert_imports(code: str, tree: ast.Module, lines: list[str]) -> str:
 
 
 def _is_call_to(node: ast.AST, dotted: str) -> bool:
-    if not isinstance(node, ast.Call):
-        return False
-    func, parts = node.func, []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if isinstance(func, ast.Name):
-        parts.append(func.id)
-    return ".".join(reversed(parts)) == dotted
+    from opsgraft.adapters.outline import _dotted
+
+    return isinstance(node, ast.Call) and _dotted(node.func) == dotted
 
 
 def drop_double_run(code: str, tree: ast.Module) -> tuple[str, bool]:
