@@ -16,8 +16,8 @@ from opsgraft.adapters.repair_loop import STOPPED
 from opsgraft.adapters.specs import get_adapter
 from opsgraft.adapters.workflow import Workflow
 from opsgraft.llm.scripted import ScriptedBackend
-from opsgraft.registry import checkers
 from opsgraft.types import Task
+from tests.adapters.out_checker import registered
 
 CHECKER = "test-out-ok"
 SCRIPT = 'print("training")\nopen("out.txt", "w").write("nope")\n'
@@ -39,21 +39,10 @@ main()
 '''
 
 
-def out_ok(ctx, **_kwargs):  # type: ignore[no-untyped-def]
-    from opsgraft.evaluation.checkers.base import verdict
-
-    target = Path(ctx.workdir) / "out.txt"
-    got = target.read_text() if target.is_file() else None
-    return verdict(CHECKER, [] if got == "ok" else [f"out.txt holds {got!r}, not 'ok'"])
-
-
 @pytest.fixture(autouse=True)
 def _checker() -> Iterator[None]:
-    import opsgraft.evaluation.checkers  # noqa: F401  (the real ones first, as judge() loads them)
-
-    checkers.register(CHECKER)(out_ok)
-    yield
-    checkers._items.pop(CHECKER, None)
+    with registered(CHECKER):
+        yield
 
 
 def flow(tmp_path: Path, adapter: str = "tracking:mlflow", **kw: object) -> Workflow:
