@@ -38,8 +38,13 @@ def _keep_calls(o: Outline, loop: Site) -> list[str]:
     return out[:2]
 
 
-def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True) -> list[str]:
-    """Where the functionality's code goes, with line numbers (``callmap``: a translation's per-statement map)."""
+def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True,
+                     exact_calls: bool = True) -> list[str]:
+    """Where the functionality's code goes, with line numbers.
+
+    ``callmap``: a translation's per-statement map; ``exact_calls``: tracking with MLflow or W&B gets the
+    parameter and metric calls written out (adapters/tracking_plan.py) in place of the names to log.
+    """
     w = work_scope(o)
     here = _label(w)
     models = [m for m in o.models if m.scope == w]
@@ -72,13 +77,26 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     last_train = max((t.end or t.line for t in train), default=0)
     own = [m for m in metrics if m.scope == w]  # line order means something only within one function
     if func == "tracking":
+        from opsgraft.adapters import tracking_plan
+
+        exact = exact_calls and spec.component in {"mlflow", "wandb"}
+        run_call = tracking_plan.run_call(source, spec.component) if exact else ""
+        wandb_call = run_call if spec.component == "wandb" else ""
         end = max([last_train, loop.end if loop and in_w else 0, *(m.line for m in own)])
         if first and end:
-            start = spec.run_start or ("wandb.init(config=...)" if spec.component == "wandb" else "the MLflow run")
+            start = (f"the run with `{wandb_call}`" if wandb_call else spec.run_start
+                     or ("wandb.init(config=...)" if spec.component == "wandb" else "the MLflow run"))
             out.append(f"- start {start} in {here} before line {first} and end it after line {end}, so it covers "
                        "the training")
-        if o.hyperparams:
+        elif wandb_call:
+            out.append(f"- start the run with `{wandb_call}` before the training")
+        if run_call and not wandb_call:
+            out.append(f"- right after the run starts: `{run_call}`")
+        elif o.hyperparams and not run_call:
             out.append("- log as parameters: " + ", ".join(h.text.split("=")[0] for h in o.hyperparams[:6]))
+        printed = tracking_plan.metric_lines(source, spec.component) if exact else []
+        if printed:
+            return out + printed
         logged = [m for m in o.metrics if m.text.startswith("self.log(")]
         fits = [t for t in train if t.callee == "fit" and "trainer" in t.text.lower()]
         metrics = [m for m in metrics if m.names] or metrics

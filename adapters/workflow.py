@@ -75,6 +75,9 @@ class Workflow:
     # End the outline with the script's reachable prints and file writes, to keep unchanged (adapters/outputs.py).
     # Off until measured (bench knob `keep_outputs`); off, the prompt is byte-identical to before it existed.
     keep_outputs: bool = False
+    # Tracking (MLflow, W&B): the outline writes out the log_params call from the script's settings and a
+    # log call before each print that reports numbers (adapters/tracking_plan.py; bench knob `exact_calls`).
+    exact_calls: bool = True
     # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
     edit_format: str = "whole"
     # Before a repair, list every certain error of the failed code (syntax, undefined names, imports and
@@ -198,7 +201,8 @@ class Workflow:
         from opsgraft.adapters.outline import render
 
         assert self.task is not None
-        return render(self.source, self.spec, self.task.entry, callmap=self.callmap, keep_outputs=self.keep_outputs)
+        return render(self.source, self.spec, self.task.entry, callmap=self.callmap, keep_outputs=self.keep_outputs,
+                      exact_calls=self.exact_calls)
 
     def fit_docs(self, backend: Backend, max_tokens: int) -> int:
         """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.

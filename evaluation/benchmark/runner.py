@@ -369,7 +369,8 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     strategy = unit.mode if unit.mode in STRATEGIES else ""
     flow = corpus_workflow(unit.task.id, mode=unit.mode, strategy=strategy, top_k=cfg.top_k)
     flow.preserved = preserved  # its repair prompts name what the script no longer does
-    for knob in ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format", "static_check", "restore"):  # prompt knobs; None keeps the Workflow's default
+    for knob in ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format", "static_check", "restore",
+                 "exact_calls"):  # prompt knobs; None keeps the Workflow's default
         value = getattr(cfg, knob)
         if value is not None:
             setattr(flow, knob, value)

@@ -53,9 +53,13 @@ def test_sklearn_tracking_outline_locates_data_model_loop_and_metrics():
     assert {"mse", "r2"} <= {n for m in o.metrics for n in m.names}
     assert {h.text.split("=")[0] for h in o.hyperparams} == {"SEED", "EPOCHS", "LEARNING_RATE", "ALPHA"}
     assert "main()" in o.entry and str(line_of(source, 'if __name__ == "__main__"')) in o.entry
-    text = "\n".join(insertion_points(o, spec, source))
+    text = "\n".join(insertion_points(o, spec, source, exact_calls=False))
     assert f"before line {line_of(source, 'model = SGDRegressor(')}" in text
     assert f"after line {loop.end}" in text and "pass its counter as step" in text
+    exact = "\n".join(insertion_points(o, spec, source))
+    assert f"before line {line_of(source, 'model = SGDRegressor(')}" in exact and f"after line {loop.end}" in exact
+    assert (f"before line {loop.end}: `mlflow.log_metrics({{\"val_mse\": float(mse), \"val_r2\": float(r2)}}, "
+            "step=epoch)`") in exact
 
 
 def test_hpo_objective_goes_inside_main_after_the_split():
