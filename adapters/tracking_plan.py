@@ -39,6 +39,7 @@ class PrintedMetrics:
     line: int
     step: str  # an expression ('' when the print has none and no loop counter encloses it)
     values: tuple[tuple[str, str], ...]
+    scope: str = ""  # the function the print is in (`PrintMetrics.on_validation_epoch_end`), '' at module level
 
     def call(self, component: str) -> str:
         """The log call to put right before the print."""
@@ -96,6 +97,23 @@ def _loop_counters(tree: ast.AST) -> dict[int, str]:
     return out
 
 
+def _scopes(tree: ast.Module) -> dict[int, str]:
+    """For each line inside a function, the function's qualified name (the innermost one)."""
+    out: dict[int, str] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{node.name}"
+                for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                    out[line] = name
+                visit(node.body, f"{name}.")
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+    visit(tree.body, "")
+    return out
+
+
 def printed_metrics(source: str) -> list[PrintedMetrics]:
     """The prints that report numbers, in line order (none for a script that does not parse)."""
     try:
@@ -105,6 +123,7 @@ def printed_metrics(source: str) -> list[PrintedMetrics]:
     guard = next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
                   and "__name__" in (ast.get_source_segment(source, g.test) or "")), (0, -1))
     counters = _loop_counters(tree)
+    scopes = _scopes(tree)
     found: list[PrintedMetrics] = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"):
@@ -125,7 +144,7 @@ def printed_metrics(source: str) -> list[PrintedMetrics]:
             labels.add(label)
             values.append((label, expr))
         if values:
-            found.append(PrintedMetrics(node.lineno, step or counter, tuple(values)))
+            found.append(PrintedMetrics(node.lineno, step or counter, tuple(values), scopes.get(node.lineno, "")))
     return sorted(found, key=lambda p: p.line)[:_LIMIT]
 
 
@@ -150,4 +169,5 @@ def metric_lines(source: str, component: str) -> list[str]:
     if not printed:
         return []
     return (["- log what the script prints: right before each of these prints, at its indentation, add"]
-            + [f"  - before line {p.line}: `{p.call(component)}`" for p in printed])
+            + [f"  - before line {p.line}{' in ' + p.scope + '()' if p.scope else ''}: `{p.call(component)}`"
+               for p in printed])

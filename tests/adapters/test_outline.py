@@ -58,7 +58,7 @@ def test_sklearn_tracking_outline_locates_data_model_loop_and_metrics():
     assert f"after line {loop.end}" in text and "pass its counter as step" in text
     exact = "\n".join(insertion_points(o, spec, source))
     assert f"before line {line_of(source, 'model = SGDRegressor(')}" in exact and f"after line {loop.end}" in exact
-    assert (f"before line {loop.end}: `mlflow.log_metrics({{\"val_mse\": float(mse), \"val_r2\": float(r2)}}, "
+    assert (f"before line {loop.end} in main(): `mlflow.log_metrics({{\"val_mse\": float(mse), \"val_r2\": float(r2)}}, "
             "step=epoch)`") in exact
 
 

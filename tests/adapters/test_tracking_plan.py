@@ -44,9 +44,9 @@ class PrintEpoch(keras.callbacks.Callback):
 
 def test_a_print_in_the_epoch_loop_gives_its_labels_and_the_counter_as_step():
     printed = tracking_plan.printed_metrics(LOOP)
-    assert [(p.line, p.step, p.values) for p in printed] == [
-        (12, "epoch", (("train_loss", "loss"), ("val_acc", "acc"))),
-        (13, "", (("accuracy", "acc"),)),
+    assert [(p.line, p.step, p.values, p.scope) for p in printed] == [
+        (12, "epoch", (("train_loss", "loss"), ("val_acc", "acc")), "main"),
+        (13, "", (("accuracy", "acc"),), "main"),
     ]
     assert printed[0].call("mlflow") == 'mlflow.log_metrics({"train_loss": float(loss), "val_acc": float(acc)}, step=epoch)'
     assert printed[0].call("wandb") == 'wandb.log({"train_loss": float(loss), "val_acc": float(acc), "epoch": epoch})'
@@ -62,6 +62,9 @@ def test_prints_of_text_and_counts_give_nothing():
 
 def test_a_callback_print_logs_its_logs_at_the_epoch_argument():
     (p,) = tracking_plan.printed_metrics(KERAS_CALLBACK)
+    assert p.scope == "PrintEpoch.on_epoch_end"
+    assert "before line 6 in PrintEpoch.on_epoch_end(): `mlflow.log_metrics(" in tracking_plan.metric_lines(
+        KERAS_CALLBACK, "mlflow")[1]
     assert p.call("mlflow") == "mlflow.log_metrics({\"val_loss\": float(logs['val_loss'])}, step=epoch)"
 
 
@@ -77,7 +80,7 @@ def test_the_outline_gives_the_calls_and_without_them_the_names_to_log():
     spec = get_adapter("tracking:mlflow")
     on = render(LOOP, spec, "train.py")
     assert 'right after the run starts: `mlflow.log_params({"seed": SEED, "epochs": EPOCHS})`' in on
-    assert ('  - before line 12: `mlflow.log_metrics({"train_loss": float(loss), "val_acc": float(acc)}, step=epoch)`'
+    assert ('  - before line 12 in main(): `mlflow.log_metrics({"train_loss": float(loss), "val_acc": float(acc)}, step=epoch)`'
             in on)
     assert "log as parameters" not in on
     off = render(LOOP, spec, "train.py", exact_calls=False)
