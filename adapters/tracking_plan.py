@@ -163,9 +163,12 @@ def run_call(source: str, component: str) -> str:
     return f'wandb.init(project="opsgraft", config={params})' if component == "wandb" else f"mlflow.log_params({params})"
 
 
-def metric_lines(source: str, component: str) -> list[str]:
-    """The outline's lines with a log call before each print that reports numbers ([] when none does)."""
-    printed = printed_metrics(source)
+def metric_lines(source: str, component: str, scopes: set[str] | None = None) -> list[str]:
+    """The outline's lines with a log call before each print that reports numbers ([] when none does).
+
+    ``scopes``: only the prints in these functions ('' for module level); None: every print.
+    """
+    printed = [p for p in printed_metrics(source) if scopes is None or p.scope in scopes]
     if not printed:
         return []
     return (["- log what the script prints: right before each of these prints, at its indentation, add"]

@@ -428,8 +428,16 @@ if __name__ == "__main__":
 '''
 
 
-def test_lightning_tracking_logs_the_callback_metrics_after_fit():
+def test_lightning_tracking_autologs_before_fit():
     points = insertion_points(build(LIT, "train.py"), get_adapter("tracking:mlflow"), LIT)
+    fit = line_of(LIT, "trainer.fit(")
+    assert any(p.startswith(f"- right before line {fit} (`trainer.fit(") and
+               "`mlflow.pytorch.autolog(log_models=False)`" in p for p in points), points
+    assert not any("callback_metrics" in p for p in points)
+
+
+def test_lightning_tracking_logs_the_callback_metrics_after_fit():
+    points = insertion_points(build(LIT, "train.py"), get_adapter("tracking:mlflow"), LIT, exact_calls=False)
     logs = f"{line_of(LIT, 'self.log(' + chr(34) + 'train')}, {line_of(LIT, 'self.log(' + chr(34) + 'val')}"
     assert (f"- the metrics that self.log records (lines {logs}) are in trainer.callback_metrics: after line "
             f"{line_of(LIT, 'trainer.fit(')}, `mlflow.log_metrics({{k: float(v) for k, v in "
@@ -437,4 +445,4 @@ def test_lightning_tracking_logs_the_callback_metrics_after_fit():
     plain = LIT.replace('self.log("train_loss", loss)', "print(loss)").replace(
         'self.log("val_loss", self.layer(batch).mean())', "pass")
     assert not any("callback_metrics" in p for p in
-                   insertion_points(build(plain, "train.py"), get_adapter("tracking:mlflow"), plain))
+                   insertion_points(build(plain, "train.py"), get_adapter("tracking:mlflow"), plain, exact_calls=False))

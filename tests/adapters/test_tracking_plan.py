@@ -115,3 +115,23 @@ def test_the_calls_put_where_the_outline_says_pass_the_tasks_checker(task_id: st
     grafted = _graft(source, task.component)
     after = judge(task, Candidate(task.id, 0, {task.entry: grafted}, task.entry))
     assert after.status == "passed", (after.verdict, after.execution.stderr_tail[-1500:], grafted)
+
+
+@pytest.mark.slow
+def test_lightning_autolog_put_where_the_outline_says_passes_the_tasks_checker():
+    """Lightning with logger=False: autolog before fit records self.log's values at every epoch."""
+    task = load_task("tracking-mlflow-lightning-digits-cnn")
+    source = input_files(task)[task.entry]
+    points = render(source, get_adapter("tracking:mlflow"), task.entry)
+    fit = next(line for line in points.splitlines() if "mlflow.pytorch.autolog(log_models=False)" in line)
+    number = int(fit.split("before line ")[1].split(" ")[0])
+    lines = source.splitlines()
+    indent = lines[number - 1][: len(lines[number - 1]) - len(lines[number - 1].lstrip())]
+    run = tracking_plan.run_call(source, "mlflow")
+    block = [f"{indent}with mlflow.start_run():", f"{indent}    {run}",
+             f"{indent}    mlflow.pytorch.autolog(log_models=False)", f"{indent}    {lines[number - 1].strip()}"]
+    grafted = "\n".join(["import mlflow", *lines[: number - 1], *block, *lines[number:]]) + "\n"
+    before = judge(task, Candidate(task.id, 0, {task.entry: source}, task.entry))
+    assert before.status != "passed"
+    after = judge(task, Candidate(task.id, 0, {task.entry: grafted}, task.entry))
+    assert after.status == "passed", (after.verdict, after.execution.stderr_tail[-1500:], grafted)
