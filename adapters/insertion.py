@@ -39,11 +39,13 @@ def _keep_calls(o: Outline, loop: Site) -> list[str]:
 
 
 def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool = True,
-                     exact_calls: bool = True) -> list[str]:
+                     exact_calls: bool = True, instruction: str = "") -> list[str]:
     """Where the functionality's code goes, with line numbers.
 
     ``callmap``: a translation's per-statement map; ``exact_calls``: tracking with MLflow or W&B gets the
-    parameter and metric calls written out (adapters/tracking_plan.py) in place of the names to log.
+    parameter and metric calls written out (adapters/tracking_plan.py) in place of the names to log, and
+    HPO the study laid out on the script's own lines (adapters/hpo_plan.py; ``instruction`` gives its
+    number of trials).
     """
     w = work_scope(o)
     here = _label(w)
@@ -136,9 +138,14 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
                        f"(or pass them as arguments); a module-level objective cannot see them")
         elif w != MODULE:
             out.append(f"- define objective(trial) INSIDE {here} (or pass it what it needs as arguments)")
-        if model:
+        from opsgraft.adapters import hpo_plan
+
+        laid_out = hpo_plan.skeleton(o, source, w, instruction) if exact_calls else []
+        if laid_out:
+            out += laid_out
+        elif model:
             out.append(f"- the values to tune must reach the model built at line {model.line}: `{model.text}`")
-        if train:
+        if train and not laid_out:
             score = next((m for m in own if m.line >= train[0].line), None)
             ret = f" and return the validation metric ({_listing([score], 1, w, True)})" if score else ""
             out.append(f"- in the objective, train as at line {train[0].line}{ret}")

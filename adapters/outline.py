@@ -398,11 +398,12 @@ def work_scope(o: Outline) -> str:
 
 
 def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap: bool = True,
-           keep_outputs: bool = False, exact_calls: bool = True) -> str:
+           keep_outputs: bool = False, exact_calls: bool = True, instruction: str = "") -> str:
     """The outline and insertion points as a short plain-text block ('' when the source has no outline).
 
     ``keep_outputs`` ends it with the prints and file writes the adapted script must keep (adapters/outputs.py);
-    ``exact_calls``: tracking's points give the log calls to write (adapters/tracking_plan.py).
+    ``exact_calls``: tracking's points give the log calls to write (adapters/tracking_plan.py), HPO's the
+    study on the script's own lines (adapters/hpo_plan.py, with ``instruction``'s number of trials).
     """
     o = build(source, filename)
     if o.empty:
@@ -426,7 +427,7 @@ def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap:
         lines.append(f"- metrics: {_listing(o.metrics, 3, w, True)}")
     from opsgraft.adapters.insertion import insertion_points  # it imports this module
 
-    points = insertion_points(o, spec, source, callmap, exact_calls)
+    points = insertion_points(o, spec, source, callmap, exact_calls, instruction)
     if points:
         what = "the translated code" if spec.kind == "translate" else f"the {spec.functionality} code"
         lines.append(f"Where {what} goes:")

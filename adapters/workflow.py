@@ -76,7 +76,8 @@ class Workflow:
     # Off until measured (bench knob `keep_outputs`); off, the prompt is byte-identical to before it existed.
     keep_outputs: bool = False
     # Tracking (MLflow, W&B): the outline writes out the log_params call from the script's settings and a
-    # log call before each print that reports numbers (adapters/tracking_plan.py; bench knob `exact_calls`).
+    # log call before each print that reports numbers (adapters/tracking_plan.py); HPO: the study laid out
+    # on the script's own build/train/score lines (adapters/hpo_plan.py). Bench knob `exact_calls`.
     exact_calls: bool = True
     # "whole" (answer with the complete file) or "search-replace" (edit blocks, adapters/editformat.py)
     edit_format: str = "whole"
@@ -202,7 +203,7 @@ class Workflow:
 
         assert self.task is not None
         return render(self.source, self.spec, self.task.entry, callmap=self.callmap, keep_outputs=self.keep_outputs,
-                      exact_calls=self.exact_calls)
+                      exact_calls=self.exact_calls, instruction=self.task.instruction)
 
     def fit_docs(self, backend: Backend, max_tokens: int) -> int:
         """Drop the lowest-ranked docs until the first prompt fits the context; returns how many went.

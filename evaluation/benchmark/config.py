@@ -93,7 +93,7 @@ class BenchConfig(BaseModel):
     edit_format: Literal["whole", "search-replace"] | None = None
     static_check: bool | None = None  # list every certain error of failed code in its repair prompt
     restore: bool | None = None  # a passing sample that dropped prints or files of the original gets one repair
-    exact_calls: bool | None = None  # tracking: the outline writes out the log calls (adapters/tracking_plan.py)
+    exact_calls: bool | None = None  # tracking's log calls, HPO's study skeleton, written out in the outline
     models: list[ModelEntry] = Field(default_factory=lambda: [ModelEntry()], min_length=1)
 
 

@@ -66,7 +66,7 @@ def test_hpo_objective_goes_inside_main_after_the_split():
     source, spec = corpus("hpo-optuna-sklearn-svc")
     o = build(source, "train.py")
     assert work_scope(o) == "main"
-    points = "\n".join(insertion_points(o, spec, source))
+    points = "\n".join(insertion_points(o, spec, source, exact_calls=False))
     split = line_of(source, "X_train, X_test, y_train, y_test = train_test_split(")
     assert f"objective(trial) INSIDE main(), after line {split} where `X_train`" in points
     assert f"model built at line {line_of(source, 'model = make_pipeline(')}" in points
@@ -107,7 +107,7 @@ def test_lightning_outline_follows_training_through_a_local_function():
     assert (line_of(source, "print(f\"validation accuracy"), "main") in [(t.line, t.scope) for t in o.training]
     assert work_scope(o) == "main"
     assert line_of(source, "load_digits(") in [d.line for d in o.data if d.scope == "loaders"]
-    points = "\n".join(insertion_points(o, spec, source))
+    points = "\n".join(insertion_points(o, spec, source, exact_calls=False))
     assert "INSIDE main()" in points
     assert f"model built at line {line_of(source, 'model = DigitsClassifier(')}" in points
     assert ("self.log", "DigitsClassifier.validation_step") in [
@@ -238,7 +238,7 @@ def test_module_level_script_has_no_main_and_no_inside_main_advice():
     assert work_scope(o) == MODULE and o.entry == ""
     assert [(d.line, d.scope) for d in o.data] == [(4, MODULE)]
     assert [t.line for t in o.training] == [6] and [m.line for m in o.models] == [5]
-    text = render(source, get_adapter("hpo:optuna"))
+    text = render(source, get_adapter("hpo:optuna"), exact_calls=False)
     assert "no main guard" in text and "INSIDE" not in text
     assert "model built at line 5" in text
 
@@ -269,9 +269,10 @@ def test_every_input_gets_a_short_outline():
     for name, key, source in every_input():
         text = render(source, get_adapter(key), name)
         assert text, f"{name}: no outline"
-        assert len(text.splitlines()) <= 25, f"{name} ({key}): {len(text.splitlines())} lines"
+        # HPO's study skeleton (adapters/hpo_plan.py) holds up to 16 lines of the script's own code
+        assert len(text.splitlines()) <= 36, f"{name} ({key}): {len(text.splitlines())} lines"
         sizes.append(len(text))
-    assert max(sizes) <= 2000  # about 500 tokens at the worst; most are well under 400
+    assert max(sizes) <= 2200  # about 550 tokens at the worst; most are well under 400
 
 
 def test_prompt_carries_the_outline_only_when_enabled():
