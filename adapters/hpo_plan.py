@@ -12,12 +12,105 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 
 from opsgraft import pyast
 from opsgraft.adapters.outline import MODULE, Outline, Site
 
 _MAX_LINES = 16  # the objective's lines shown at most; the outline stays under about 500 tokens
 _MINIMIZE = re.compile(r"(?i)loss|err|mse|mae|rmse|logloss|perplex|ppl|dist")
+
+_ALIASES = {"lr": ("learning rate", "lr"), "learning_rate": ("learning rate",), "hidden": ("hidden", "width"),
+            "width": ("width",), "units": ("units",), "n_estimators": ("n_estimators", "trees", "estimators"),
+            "max_depth": ("max_depth", "depth"), "weight_decay": ("weight decay",), "dropout": ("dropout",),
+            "momentum": ("momentum",), "C": ("c",), "gamma": ("gamma",), "alpha": ("alpha",),
+            "batch_size": ("batch size",), "hidden_size": ("hidden",), "num_leaves": ("leaves",)}
+_RANGE = re.compile(r"\(\s*(log scale,\s*)?(-?[\d.]+(?:e-?\d+)?)\s+to\s+(-?[\d.]+(?:e-?\d+)?)\s*\)"
+                    r"|\(\s*one of\s+([^)]+)\)", re.IGNORECASE)
+_INT = re.compile(r"^-?\d+$")
+
+
+def _ranges(instruction: str) -> list[tuple[list[str], str]]:
+    """(the words naming a value, the suggest arguments after its name) for each range the instruction gives."""
+    out: list[tuple[list[str], str]] = []
+    last = 0
+    for found in _RANGE.finditer(instruction):
+        before = re.split(r"[,;:()]|\band\b|\btuning\b", instruction[last:found.start()])[-1]
+        last = found.end()
+        words = re.findall(r"\w+", before.lower())
+        if found.group(4):
+            choices = [c.strip() for c in re.split(r",|\bor\b", found.group(4)) if c.strip()]
+            out.append((words, f"[{', '.join(choices)}]"))
+        else:
+            low, high = found.group(2), found.group(3)
+            kind = "int" if _INT.match(low) and _INT.match(high) else "float"
+            out.append((words, f"{kind}:{low}, {high}{', log=True' if found.group(1) else ''}"))
+    return out
+
+
+def _named(name: str, words: list[str]) -> bool:
+    return any(all(w in words for w in alias.split()) for alias in _ALIASES.get(name, (name.lower(),)))
+
+
+def _default(name: str, value: object) -> str:
+    """Suggest arguments around the script's own value, for an instruction that gives no range."""
+    if name in {"dropout", "momentum"}:
+        return f"float:0.0, {0.5 if name == 'dropout' else 0.99}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if isinstance(value, int):
+        return f"int:{max(1, value // 4)}, {max(2, value * 4)}"
+    return f"float:{value / 10:g}, {value * 10:g}, log=True" if value > 0 else ""
+
+
+def _suggest(name: str, args: str) -> str:
+    if args.startswith("["):
+        return f'trial.suggest_categorical("{name}", {args})'
+    kind, _, rest = args.partition(":")
+    return f'trial.suggest_{kind}("{name}", {rest})'
+
+
+def _tuned(stmts: list[ast.stmt], instruction: str) -> dict[tuple[int, int, int], str]:
+    """(line, first column, end column) of each tuned value in ``stmts`` -> its trial.suggest_* call."""
+    ranges = _ranges(instruction)
+    used: set[int] = set()
+    out: dict[tuple[int, int, int], str] = {}
+    for stmt in stmts:
+        for call in [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]:
+            sites: list[tuple[str, ast.expr]] = [(k.arg, k.value) for k in call.keywords if k.arg]
+            sites += [(a.attr, a) for a in call.args if isinstance(a, ast.Attribute)]
+            for name, node in sites:
+                if node.lineno != node.end_lineno or node.end_col_offset is None:
+                    continue
+                literal = isinstance(node, ast.Constant)
+                if not (literal or isinstance(node, (ast.Attribute, ast.Subscript))):
+                    continue
+                if ranges:
+                    hit = next((i for i, (words, _) in enumerate(ranges) if i not in used and _named(name, words)),
+                               None)
+                    if hit is None:
+                        continue
+                    used.add(hit)
+                    args = ranges[hit][1]
+                elif literal and name in _ALIASES and name != "batch_size":
+                    args = _default(name, node.value)  # type: ignore[attr-defined]
+                    if not args:
+                        continue
+                else:
+                    continue
+                out[(node.lineno, node.col_offset, node.end_col_offset)] = _suggest(name, args)
+    return out
+
+
+def _apply(lines: list[str], tuned: dict[tuple[int, int, int], str]) -> list[str]:
+    """``lines`` (the whole source's) with each tuned value's text replaced, right to left on a line."""
+    out = list(lines)
+    for (line, a, b), text in sorted(tuned.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        raw = out[line - 1].encode()
+        if 'f"' in out[line - 1]:  # inside an f-string in double quotes (Python 3.11: no nested double quotes)
+            text = text.replace('"', "'")
+        out[line - 1] = (raw[:a] + text.encode() + raw[b:]).decode()
+    return out
 
 
 def _body(tree: ast.Module, scope: str) -> list[ast.stmt] | None:
@@ -86,7 +179,14 @@ def skeleton(o: Outline, source: str, scope: str, instruction: str = "") -> list
     if not returned:
         return []
     start, end = stmts[0].lineno, stmts[-1].end_lineno or stmts[-1].lineno
-    lines = source.splitlines()
+    lines = _apply(source.splitlines(), _tuned(stmts, instruction))
+    if drop:  # the printed score, read again from the print with the tuned values in it
+        printed = "\n".join(line.strip() for line in lines[stmts[-1].lineno - 1:end])
+        try:
+            again = pyast.parse(printed).body[0]
+        except (SyntaxError, ValueError, IndexError):
+            return []
+        returned = _returned(printed, again, replace(score, names=()))[0] or returned
     head = lines[start - 1]
     indent = head[: len(head) - len(head.lstrip())]
     code = [f"{indent}def objective(trial):"]
@@ -101,6 +201,7 @@ def skeleton(o: Outline, source: str, scope: str, instruction: str = "") -> list
              f"{indent}study.optimize(objective, n_trials={trials(instruction)})"]
     where = "at module level" if scope == MODULE else f"in {scope}()"
     span = f"lines {start}-{end}" if end > start else f"line {start}"
-    return [f"- the study, {where} where line {start} is now: the objective runs {span} with the "
-            "tuned values from trial.suggest_* in place of their literals, then returns the score:",
+    return [f"- the study, {where} where line {start} is now: the objective runs {span} with the tuned values "
+            "from trial, then returns the score; after it, build and train the model once more with the same "
+            "lines and `**study.best_params`:",
             "```python", *code, "```"]

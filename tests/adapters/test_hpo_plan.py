@@ -41,13 +41,35 @@ def test_the_objective_holds_the_scripts_lines_and_returns_the_printed_score():
     assert lines[0].startswith("- the study, in main() where line 9 is now: the objective runs lines 9-11")
     assert _code(lines).splitlines() == [
         "    def objective(trial):",
-        "        clf = LogisticRegression(C=1.0, max_iter=300)",
+        '        clf = LogisticRegression(C=trial.suggest_float("C", 0.1, 10, log=True), max_iter=300)',
         "        clf.fit(X_train, y_train)",
         "        return clf.score(X_test, y_test)",
         "",
         '    study = optuna.create_study(direction="maximize")',
         "    study.optimize(objective, n_trials=7)",
     ]
+
+
+def test_the_instructions_ranges_become_the_suggestions_by_name():
+    script = SCRIPT.replace("LogisticRegression(C=1.0, max_iter=300)",
+                            "LogisticRegression(C=1.0, max_iter=300, tol=1e-4, class_weight=None)")
+    o = build(script)
+    instruction = ("tune the inverse regularization C (log scale, 1e-3 to 1e3), the tolerance (one of 1e-4 or 1e-3) "
+                   "and the iterations max_iter (100 to 500) over 5 trials")
+    code = _code(hpo_plan.skeleton(o, script, work_scope(o), instruction))
+    assert ('LogisticRegression(C=trial.suggest_float("C", 1e-3, 1e3, log=True), '
+            'max_iter=trial.suggest_int("max_iter", 100, 500), tol=1e-4, class_weight=None)') in code
+    assert "n_trials=5" in code
+
+
+def test_a_score_printed_from_a_call_is_returned_with_single_quoted_suggestions():
+    task = load_task("hpo-optuna-lightning-regression")  # main() prints train(lr=1e-2, ...) in an f-string
+    source = input_files(task)[task.entry]
+    o = build(source)
+    code = _code(hpo_plan.skeleton(o, source, work_scope(o), task.instruction))
+    assert ("        return train(lr=trial.suggest_float('lr', 1e-3, 1e-1, log=True), "
+            "weight_decay=trial.suggest_float('weight_decay', 1e-6, 1e-2, log=True), epochs=8)") in code
+    assert 'direction="minimize"' in code and "n_trials=5" in code
 
 
 def test_a_loss_is_minimized_and_without_a_count_ten_trials_run():
