@@ -15,7 +15,8 @@ import re
 from dataclasses import replace
 
 from opsgraft import pyast
-from opsgraft.adapters.outline import MODULE, Outline, Site
+from opsgraft.adapters.outline import MODULE, Outline, Site, _scopes
+from opsgraft.adapters.tracking_plan import _pairs
 
 _MAX_LINES = 16  # the objective's lines shown at most; the outline stays under about 500 tokens
 _MINIMIZE = re.compile(r"(?i)loss|err|mse|mae|rmse|logloss|perplex|ppl|dist")
@@ -115,16 +116,7 @@ def _apply(lines: list[str], tuned: dict[tuple[int, int, int], str]) -> list[str
 
 def _body(tree: ast.Module, scope: str) -> list[ast.stmt] | None:
     """The statements of the function named ``scope`` (qualified: `Trainer.fit`), or the module's."""
-    if scope == MODULE:
-        return [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    body: list[ast.stmt] = tree.body
-    for part in scope.split("."):
-        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                     and n.name == part), None)
-        if node is None:
-            return None
-        body = node.body
-    return body
+    return next((s.body for s in _scopes(tree) if s.name == scope), None)
 
 
 def _returned(source: str, stmt: ast.stmt, score: Site) -> tuple[str, str, bool]:
@@ -134,8 +126,6 @@ def _returned(source: str, stmt: ast.stmt, score: Site) -> tuple[str, str, bool]
         return name[0], name[0], False
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name) \
             and stmt.value.func.id == "print":
-        from opsgraft.adapters.tracking_plan import _pairs
-
         for label, expr, _spec in _pairs(source, stmt.value):
             if expr and "\n" not in expr:
                 return expr, label or expr, True

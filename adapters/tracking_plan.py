@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from opsgraft import pyast
-from opsgraft.adapters import config_plan
+from opsgraft.adapters import config_plan, outline
 from opsgraft.adapters.outline import _last
 
 _LABEL = re.compile(r"([A-Za-z_][\w./-]*)\s*[:=]?\s*$")
@@ -100,17 +100,8 @@ def _loop_counters(tree: ast.AST) -> dict[int, str]:
 def _scopes(tree: ast.Module) -> dict[int, str]:
     """For each line inside a function, the function's qualified name (the innermost one)."""
     out: dict[int, str] = {}
-
-    def visit(body: list[ast.stmt], prefix: str) -> None:
-        for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                name = f"{prefix}{node.name}"
-                for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-                    out[line] = name
-                visit(node.body, f"{name}.")
-            elif isinstance(node, ast.ClassDef):
-                visit(node.body, f"{prefix}{node.name}.")
-    visit(tree.body, "")
+    for scope in outline._scopes(tree)[1:]:  # the module comes first; an inner function after its outer one
+        out.update(dict.fromkeys(range(scope.start, scope.end + 1), scope.name))
     return out
 
 
