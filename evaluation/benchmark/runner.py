@@ -360,6 +360,11 @@ def _run_units(units: list[Unit], backend: LockedBackend, pool: Any, rd: rec.Run
     return failed
 
 
+
+# The benchmark config's prompt knobs, set on each unit's Workflow when the config gives them.
+PROMPT_KNOBS = ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format",
+                "static_check", "restore", "exact_calls")
+
 def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: BenchConfig, emit: EventFn,
               preserved: bool = True) -> None:
     """Adapt and judge one task's remaining samples in one cell, writing each record as it is known."""
@@ -369,8 +374,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     strategy = unit.mode if unit.mode in STRATEGIES else ""
     flow = corpus_workflow(unit.task.id, mode=unit.mode, strategy=strategy, top_k=cfg.top_k)
     flow.preserved = preserved  # its repair prompts name what the script no longer does
-    for knob in ("outline", "callmap", "scaffold", "examples", "align_examples", "keep_outputs", "edit_format", "static_check", "restore",
-                 "exact_calls"):  # prompt knobs; None keeps the Workflow's default
+    for knob in PROMPT_KNOBS:  # None keeps the Workflow's default
         value = getattr(cfg, knob)
         if value is not None:
             setattr(flow, knob, value)

@@ -124,3 +124,16 @@ def test_config_and_flag_together_is_an_error(tmp_path: Path):
     cfg.write_text("n = 2\n")
     code, _, err = run_cli(["bench", str(cfg), "--preset", "smoke", "--dry-run"])
     assert code == 2 and "not both" in err
+
+
+def test_every_prompt_knob_is_a_config_key_and_a_workflow_field():
+    import dataclasses
+
+    from opsgraft.adapters.workflow import Workflow
+    from opsgraft.evaluation.benchmark.config import BenchConfig
+    from opsgraft.evaluation.benchmark.runner import PROMPT_KNOBS
+
+    fields = {f.name for f in dataclasses.fields(Workflow)}
+    assert "exact_calls" in PROMPT_KNOBS
+    for knob in PROMPT_KNOBS:
+        assert knob in BenchConfig.model_fields and knob in fields, knob
