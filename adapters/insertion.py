@@ -45,7 +45,8 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     ``callmap``: a translation's per-statement map; ``exact_calls``: tracking with MLflow or W&B gets the
     parameter and metric calls written out (adapters/tracking_plan.py) in place of the names to log, and
     HPO the study laid out on the script's own lines (adapters/hpo_plan.py; ``instruction`` gives its
-    number of trials).
+    number of trials), and pruning the calls written into the script's epoch loop (adapters/pruning_plan.py;
+    ``instruction`` gives the schedule and the amount).
     """
     w = work_scope(o)
     here = _label(w)
@@ -151,6 +152,11 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
             out.append(f"- in the objective, train as at line {train[0].line}{ret}")
         out.append("- after study.optimize, build and train the model again with study.best_params")
     elif func == "pruning":
+        from opsgraft.adapters import pruning_plan
+
+        laid_out = pruning_plan.skeleton(o, source, w, spec.component, instruction) if exact_calls else []
+        if laid_out:
+            return out + laid_out
         if loop:
             steps = ", ".join(f"`{t.text}` line {t.line}" for t in o.training
                               if t.scope == loop.scope and loop.line <= t.line <= loop.end)

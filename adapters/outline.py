@@ -403,7 +403,8 @@ def render(source: str, spec: AdapterSpec, filename: str = "script.py", callmap:
 
     ``keep_outputs`` ends it with the prints and file writes the adapted script must keep (adapters/outputs.py);
     ``exact_calls``: tracking's points give the log calls to write (adapters/tracking_plan.py), HPO's the
-    study on the script's own lines (adapters/hpo_plan.py, with ``instruction``'s number of trials).
+    study on the script's own lines (adapters/hpo_plan.py, with ``instruction``'s number of trials), pruning's
+    the calls in the script's epoch loop (adapters/pruning_plan.py, with ``instruction``'s schedule).
     """
     o = build(source, filename)
     if o.empty:
