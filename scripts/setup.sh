@@ -52,6 +52,26 @@ fi
 "$VENV/bin/opsgraft" model install
 "$VENV/bin/opsgraft" model install --model 0.5b
 
-# 4. The ONNX export of the embedding model that search queries run through (from the local weights).
+# 4. llama.cpp is built with -march=native, so it uses the CPU's AMX tiles when the CPU reports them; under a
+#    hypervisor that does not grant the tile state, the first decode dies (SIGSEGV in ggml_backend_amx_mul_mat,
+#    seen on 2026-12-02). Decode one token with the small model; if that dies, rebuild llama-cpp-python for
+#    AVX2/AVX-512 without native flags (and so without AMX), bypassing pip's cached native wheel.
+decode_ok() {
+    "$VENV/bin/python" - "$("$VENV/bin/opsgraft" model path --model 0.5b)" >/dev/null 2>&1 <<'PYEOF'
+import sys
+from llama_cpp import Llama
+Llama(sys.argv[1], n_ctx=256, n_threads=2, verbose=False)("1 + 1 =", max_tokens=1)
+PYEOF
+}
+if ! decode_ok; then
+    say "llama.cpp died on its first decode: rebuilding llama-cpp-python without native CPU flags (3-13 minutes)"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+-DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON" \
+        $PIP install -q --disable-pip-version-check --no-cache-dir --force-reinstall --no-deps -c constraints.txt \
+        llama-cpp-python
+    decode_ok || { say "llama.cpp still fails its first decode; see: $VENV/bin/opsgraft model list"; exit 1; }
+fi
+
+# 5. The ONNX export of the embedding model that search queries run through (from the local weights).
 "$VENV/bin/python" -c 'from opsgraft.curation.embed import get_embedder; get_embedder("local").embed(["warm up"])'
 say "ready: $VENV/bin/opsgraft"
