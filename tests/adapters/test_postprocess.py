@@ -113,3 +113,15 @@ def test_argparse_used_and_never_imported_gets_its_import():
     code = "def main():\n    p = argparse.ArgumentParser()\n    return p\n"
     fixed, notes = complete(code, "def main():\n    return 1\n")
     assert fixed.startswith("import argparse\n") and notes
+
+
+def test_an_nncf_scheduler_used_and_never_imported_gets_its_import_from_the_installed_module():
+    code = ("import nncf\n\n\ndef main(model):\n"
+            "    return MultiStepMagnitudePruningScheduler(model, mode=nncf.PruneMode.UNSTRUCTURED_MAGNITUDE_GLOBAL, "
+            "steps={0: 0.1})\n")
+    fixed, notes = complete(code, "def main(model):\n    return model\n")
+    line = "from nncf.torch.function_hook.pruning.magnitude.schedulers import MultiStepMagnitudePruningScheduler"
+    assert line in fixed.splitlines() and notes
+    namespace: dict[str, object] = {}
+    exec(line, namespace)  # the import the table names exists in the installed NNCF
+    assert "MultiStepMagnitudePruningScheduler" in namespace
