@@ -221,7 +221,8 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
         else:
             first = params + prune
         if re.search(r"prune\.remove|permanent", instruction):
-            end = ["for m, name in params:", "    prune.remove(m, name)"]
+            # a remove guarded by is_pruned: an answer that wrote the loop twice (1 of 3 held-out ones) still runs
+            end = ["for m, name in params:", "    if prune.is_pruned(m):", "        prune.remove(m, name)"]
         end += ["zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
                 'print(f"weight sparsity: {zeros / sum(m.weight.numel() for m, _ in params):.3f}")']
     code: list[str] = []
@@ -237,8 +238,17 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
         if len(code) + len(rest) + len(end) > _MAX_LINES:
             return []
     code += rest + [ind + c for c in end]
+    # the statement after the loop stays where it was: without it in view, 1 of 3 held-out answers wrote the
+    # report over the script's final print
+    after = next((st for st in body if st.lineno > loop_end), None)
+    last = loop_end
+    if after is not None and not isinstance(after, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        stop = after.end_lineno or after.lineno
+        if stop - after.lineno < 3 and len(code) + stop - after.lineno < _MAX_LINES:
+            code += lines[after.lineno - 1:stop]
+            last = stop
     where = "at module level" if scope == MODULE else f"in {scope}()"
-    span = f"lines {model_line}-{loop_end}"
+    span = f"lines {model_line}-{last}"
     pre = ["- nncf.prune needs a model class with its own forward, not a bare nn.Sequential: add at module level",
            "```python", *wrapper, "```"] if wrapper else []
     return pre + [f"- the pruning, {where}, written into {span} (the script's own lines; keep the rest of the file "

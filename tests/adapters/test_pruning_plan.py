@@ -189,5 +189,7 @@ def test_the_plan_reaches_the_pruning_prompt_of_a_held_out_task():
     assert "        if epoch in (2, 4, 6):" in text
     assert "                prune.l1_unstructured(m, name=name, amount=0.2)" in text
     assert "prune.remove(m, name)" in text
+    # the script's final print, right after the loop, is in the excerpt after the report, so that it stays
+    assert text.index('print(f"weight sparsity') < text.index('    print(f"test mse (standardized target)')
     # the knob off: the earlier lines, without the plan
     assert "if epoch in" not in render(source, spec, exact_calls=False, instruction=task.instruction)
