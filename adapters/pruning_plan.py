@@ -223,8 +223,11 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
         if re.search(r"prune\.remove|permanent", instruction):
             # a remove guarded by is_pruned: an answer that wrote the loop twice (1 of 3 held-out ones) still runs
             end = ["for m, name in params:", "    if prune.is_pruned(m):", "        prune.remove(m, name)"]
+        # no expression with quotes inside the f-string: 3 of 3 held-out answers inlined `params` there
+        # (SyntaxError before Python 3.12)
         end += ["zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
-                'print(f"weight sparsity: {zeros / sum(m.weight.numel() for m, _ in params):.3f}")']
+                "sparsity = zeros / sum(m.weight.numel() for m, _ in params)",
+                'print(f"weight sparsity: {sparsity:.3f}")']
     code: list[str] = []
     for ln in range(model_line, loop.lineno + 1):
         code.append(lines[ln - 1])
