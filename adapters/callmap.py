@@ -482,8 +482,47 @@ def _texty(cm: CallMap, stmt: ast.stmt, source: str) -> Entry | None:
     return next((e for e in cm.entries if e.kind == "text" and re.search(e.text, head)), None)
 
 
-def render(mappings: list[Mapping], key: str, limit: int = 12) -> list[str]:
-    """Outline lines: one per mapped statement (``limit`` at most), then the target's one-time setup."""
+_REMOTE = re.compile(r"remote\s+(?:named|called)\s+[\"'`]?([\w.-]+)[\"'`]?\s+(?:pointing\s+)?(?:at|in|to)\s+"
+                     r"(?:the\s+)?(?:local\s+)?(?:folder|directory|path)?\s*[\"'`]?([\w./~-]+?)[\"'`]?(?=[\s,;]|$)")
+_TRACKED = re.compile(r"(?i)already (?:committed|tracked|in git)|stop tracking|remove it from the git index")
+
+
+def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str], set[str]]:
+    """The calls the instruction asks for, written out with its names, and the setup lines they replace.
+
+    GitPython -> DVC: the remote's name and folder ("a default DVC remote named "store" at the folder
+    dvc-storage"), and, for a file git already tracks, the `git rm --cached` before `dvc add`, on the
+    script's own path expression.
+    """
+    if key != "gitpython->dvc" or not instruction:
+        return [], set()
+    out: list[str] = []
+    replaced: set[str] = set()
+    remote = _REMOTE.search(instruction)
+    if remote:
+        name, folder = remote.group(1), remote.group(2).rstrip(".")
+        out.append(f'- right after dvc("init"): `dvc("remote", "add", "-d", "-f", "{name}", "{folder}")`, the remote '
+                   'the instruction asks for; add ".dvc/config" to the files the commit takes')
+        replaced |= {s for s in setup_lines(key) if s.startswith('before dvc("push"): dvc("remote"')}
+    added = next((m for m in mappings if m.target.startswith('dvc("add", ')), None)
+    if added and _TRACKED.search(instruction):
+        path = added.target[len('dvc("add", '):].partition(")")[0]
+        if path.count("(") > path.count(")"):
+            path += ")"
+        out.append(f'- git tracks {path} already: right before line {added.line}, '
+                   f'`repo.git.rm("--cached", "--ignore-unmatch", {path})`, so that dvc("add", ...) can take it')
+        replaced |= {s for s in setup_lines(key) if s.startswith("a file git already tracks")}
+    commits = [m for m in mappings if m.source.startswith(("repo.index.commit", "repo.git.commit"))]
+    if commits and re.search(r"dvc push", instruction) and not any('dvc("push")' in m.target for m in mappings):
+        out.append(f'- after the commit at line {commits[-1].line}: `dvc("push")`, which the instruction asks for')
+    return out, replaced
+
+
+def render(mappings: list[Mapping], key: str, limit: int = 12, instruction: str = "") -> list[str]:
+    """Outline lines: one per mapped statement (``limit`` at most), then the target's one-time setup.
+
+    ``instruction``: the calls it asks for, with its names, in place of the generic setup lines (:func:`asked`).
+    """
     groups: dict[str, list[Mapping]] = {}
     for x in mappings:
         groups.setdefault(x.shape or f"{x.line}:{x.source}", []).append(x)
@@ -500,7 +539,8 @@ def render(mappings: list[Mapping], key: str, limit: int = 12) -> list[str]:
             out.append(f"- lines {', '.join(str(m.line) for m in same)} `{src}` -> {_code(dst)} (X: {names})")
     if len(out) > limit:
         out = out[:limit] + [f"- and {len(out) - limit} more of the same kinds"]
-    out += [f"- {s}" for s in setup_lines(key)]
+    extra, replaced = asked(mappings, key, instruction)
+    out += [f"- {s}" for s in setup_lines(key) if s not in replaced] + extra
     return out
 
 

@@ -68,7 +68,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
         uses = [] if mapped else tool_uses(source, spec.source_imports)
         if mapped:
             out.append(f"- replace the {spec.source_component} code statement by statement:")
-            out += ["  " + line for line in callmap_mod.render(mapped, spec.key)]
+            out += ["  " + line for line in callmap_mod.render(mapped, spec.key, instruction=instruction)]
         elif uses:
             out.append(f"- replace the {spec.source_component} code ({len(uses)} statements): "
                        + _listing([replace(u, text=u.text[:40] + (" ..." if len(u.text) > 40 else "")) for u in uses], 8, w))

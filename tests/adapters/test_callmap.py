@@ -289,3 +289,32 @@ def test_adding_several_paths_commits_each_dvc_file():
                  "'.gitignore'"):
         assert part in add.target
     compile(add.target, "<target>", "exec")  # the target is code the model can copy as it is
+
+
+def test_the_instructions_remote_and_an_already_tracked_file_become_calls_with_its_names():
+    gl = (SCRIPTS / "git_lfs_weights.py").read_text()
+    spec = get_adapter("gitpython->dvc")
+    instruction = ('Move weights/model.pt from git-lfs to DVC: it is already committed to git, so stop tracking it '
+                   'there first; configure a default DVC remote named "vault" at the folder /srv/dvc-vault, '
+                   'and dvc push it.')
+    text = render(gl, spec, "gl.py", instruction=instruction)
+    assert '`dvc("remote", "add", "-d", "-f", "vault", "/srv/dvc-vault")`' in text
+    add = line_of(gl, "repo.index.add(")
+    assert f'right before line {add}, `repo.git.rm("--cached", "--ignore-unmatch", str(WEIGHTS))`' in text
+    # the generic setup lines these replace are gone; without the instruction they are there
+    assert "NAME, DIR" not in text and "PATH" not in text
+    plain = render(gl, spec, "gl.py")
+    assert "NAME, DIR" in plain and "vault" not in plain and "str(WEIGHTS))`, so" not in plain
+
+
+@pytest.mark.parametrize(("phrase", "name", "folder"), [
+    ('a default DVC remote named "backup" at the folder dvc-storage inside the repository', "backup", "dvc-storage"),
+    ('a default DVC remote named "storage" at the local folder dvc-storage inside', "storage", "dvc-storage"),
+    ("add a default DVC remote called `local` pointing to the folder ../remote.", "local", "../remote"),
+])
+def test_remote_phrasings(phrase, name, folder):
+    src = "from git import Repo\nrepo = Repo('.')\nrepo.index.add(['a.csv'])\nrepo.index.commit('m')\n"
+    lines, _ = callmap.asked(callmap.find(src, "gitpython->dvc"), "gitpython->dvc", phrase + " and dvc push")
+    assert f'`dvc("remote", "add", "-d", "-f", "{name}", "{folder}")`' in lines[0]
+    # the script never pushed: the instruction's dvc push comes after its commit
+    assert lines[-1] == '- after the commit at line 4: `dvc("push")`, which the instruction asks for'
