@@ -173,6 +173,8 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
         return []
     body = next((s.body for s in _scopes(tree) if s.name == scope), None)
     loops = [lp for lp in o.loops if lp.scope == scope]
+    if body and not loops and o.framework == "PyTorch Lightning" and component == "torch-prune":
+        return _lightning(o, source, body, scope, instruction)
     if not body or not loops:
         return []
     loop = _for_loop(body, loops[0].line)
@@ -256,4 +258,67 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
            "```python", *wrapper, "```"] if wrapper else []
     return pre + [f"- the pruning, {where}, written into {span} (the script's own lines; keep the rest of the file "
             f"as it is, and add {' and '.join(f'`{i}`' for i in imports)} to the imports):",
+            "```python", *code, "```"]
+
+
+def _lightning(o: Outline, source: str, body: list[ast.stmt], scope: str, instruction: str) -> list[str]:
+    """torch.nn.utils.prune from a Lightning Callback: the epoch loop is the Trainer's, so the schedule is the
+    callback's ``on_train_epoch_start`` on ``trainer.current_epoch``, passed to the script's own Trainer."""
+    trainer = next((st for st in body if isinstance(st, ast.Assign) and isinstance(st.value, ast.Call)
+                    and isinstance(st.value.func, ast.Attribute) and st.value.func.attr == "Trainer"
+                    and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)), None)
+    fit = next((t for t in o.training if t.scope == scope and t.callee == "fit"), None)
+    if trainer is None or fit is None or fit.line < trainer.lineno or any(
+            k.arg == "callbacks" for k in trainer.value.keywords):  # type: ignore[attr-defined]
+        return []
+    call = trainer.value
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+    pl = ast.get_source_segment(source, call.func.value) or "pl"
+    fit_stmt = next((st for st in body if st.lineno <= fit.line <= (st.end_lineno or st.lineno)), None)
+    fitted = fit_stmt.value.args[0] if isinstance(fit_stmt, ast.Expr) and isinstance(fit_stmt.value, ast.Call) \
+        and fit_stmt.value.args else None
+    if fit_stmt is None or not isinstance(fitted, ast.Name):
+        return []
+    model = fitted.id
+    nn = _nn(source)
+    kinds = [nn + t for t in _layer_types(instruction, source)]
+    kind = f"({', '.join(kinds)})" if len(kinds) > 1 else kinds[0]
+    _, prune = _torch_calls(instruction, nn, [k.removeprefix(nn) for k in kinds], "pl_module")
+    when = _epochs(instruction, source)
+    hook = "on_train_epoch_start" if when else "on_train_start"
+    cls = ["class Pruning(" + pl + ".Callback):", f"    def {hook}(self, trainer, pl_module):",
+           f'        params = [(m, "weight") for m in pl_module.modules() if isinstance(m, {kind})]']
+    if when:
+        cls += [f"        if {when.format(e='trainer.current_epoch')}:", *("            " + p for p in prune)]
+    else:
+        cls += ["        " + p for p in prune]
+    if re.search(r"prune\.remove|permanent", instruction):
+        cls += ["", "    def on_train_end(self, trainer, pl_module):", "        for m in pl_module.modules():",
+                f"            if isinstance(m, {kind}) and prune.is_pruned(m):", '                prune.remove(m, "weight")']
+    lines = source.splitlines()
+    end = trainer.end_lineno or trainer.lineno
+    stmt = lines[trainer.lineno - 1:end]
+    if not stmt[-1].rstrip().endswith(")"):
+        return []
+    head = stmt[-1].rstrip()
+    stmt[-1] = head[:-1] + (", " if not head[:-1].rstrip().endswith(("(", ",")) else "") + "callbacks=[Pruning()])"
+    ind = " " * trainer.col_offset
+    stop = fit_stmt.end_lineno or fit_stmt.lineno
+    code = stmt + lines[end:stop] + [
+        ind + f'params = [(m, "weight") for m in {model}.modules() if isinstance(m, {kind})]',
+        ind + "zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
+        ind + "sparsity = zeros / sum(m.weight.numel() for m, _ in params)",
+        ind + 'print(f"weight sparsity: {sparsity:.3f}")']
+    after = next((st for st in body if st.lineno > stop), None)
+    last = stop
+    if after is not None and (after.end_lineno or after.lineno) - after.lineno < 3:
+        last = after.end_lineno or after.lineno
+        code += lines[after.lineno - 1:last]
+    if len(code) + len(cls) > _MAX_LINES + 10:
+        return []
+    where = "at module level" if scope == MODULE else f"in {scope}()"
+    return ["- the pruning runs in a Lightning Callback (the Trainer owns the epoch loop); add it at module level, "
+            "after the imports:", "```python", *cls, "```",
+            f"- and pass it to the Trainer, {where}, written into lines {trainer.lineno}-{last} (the script's own "
+            "lines; keep the rest of the file as it is, and add `from torch.nn.utils import prune` to the imports):",
             "```python", *code, "```"]

@@ -193,3 +193,66 @@ def test_the_plan_reaches_the_pruning_prompt_of_a_held_out_task():
     assert text.index('print(f"weight sparsity') < text.index('    print(f"test mse (standardized target)')
     # the knob off: the earlier lines, without the plan
     assert "if epoch in" not in render(source, spec, exact_calls=False, instruction=task.instruction)
+
+
+LIGHTNING = '''import pytorch_lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+class Regressor(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.mse_loss(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+def loaders():
+    torch.manual_seed(0)
+    x = torch.randn(256, 6)
+    return DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=32)
+
+
+def main():
+    train_loader = loaders()
+    model = Regressor()
+    trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(model, train_loader)
+    print("trained")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_spliced_lightning_plan_prunes_from_a_callback_on_the_scripts_trainer(tmp_path):
+    o = build(LIGHTNING)
+    lines = pruning_plan.skeleton(o, LIGHTNING, work_scope(o), "torch-prune",
+                                  "at the start of epoch 1 prune 60% of each nn.Linear (L1 unstructured) and make "
+                                  "it permanent with prune.remove when training ends")
+    assert lines[0].startswith("- the pruning runs in a Lightning Callback")
+    assert "class Pruning(L.Callback):" in lines and "        if trainer.current_epoch == 1:" in lines
+    span = re.search(r"written into lines (\d+)-(\d+)", "\n".join(lines))
+    assert span and int(span.group(2)) == LIGHTNING.splitlines().index('    print("trained")') + 1
+    src = LIGHTNING.splitlines()
+    a, b = int(span.group(1)), int(span.group(2))
+    blocks = _blocks(lines)
+    src[a - 1:b] = blocks[1]
+    head = src.index("def loaders():")
+    code = "\n".join(["from torch.nn.utils import prune"] + src[:head] + blocks[0] + ["", ""] + src[head:]) + "\n"
+    out = _run(code, tmp_path)
+    found = re.search(r"^weight sparsity: (0\.\d+)$", out, re.MULTILINE)
+    assert found and 0.58 <= float(found.group(1)) <= 0.61, out  # 60% of each layer, rounded per layer
+    assert "trained" in out
