@@ -511,6 +511,8 @@ def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str
             path += ")"
         out.append(f'- git tracks {path} already: right before line {added.line}, '
                    f'`repo.git.rm("--cached", "--ignore-unmatch", {path})`, so that dvc("add", ...) can take it')
+    if instruction:  # it says whether git tracks the file: the generic line, without that, led the model to
+        # `git rm --cached` a file git had never tracked (1 of 3 tuning-half answers, through `repo.git.dvc`)
         replaced |= {s for s in setup_lines(key) if s.startswith("a file git already tracks")}
     commits = [m for m in mappings if m.source.startswith(("repo.index.commit", "repo.git.commit"))]
     if commits and re.search(r"dvc push", instruction) and not any('dvc("push")' in m.target for m in mappings):

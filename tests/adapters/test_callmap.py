@@ -303,6 +303,8 @@ def test_the_instructions_remote_and_an_already_tracked_file_become_calls_with_i
     assert f'right before line {add}, `repo.git.rm("--cached", "--ignore-unmatch", str(WEIGHTS))`' in text
     # the generic setup lines these replace are gone; without the instruction they are there
     assert "NAME, DIR" not in text and "PATH" not in text
+    untracked = render(gl, spec, "gl.py", instruction='Use DVC with a remote named "vault" at the folder vault.')
+    assert "--cached" not in untracked  # the instruction does not say git tracks it: no generic rm line either
     plain = render(gl, spec, "gl.py")
     assert "NAME, DIR" in plain and "vault" not in plain and "str(WEIGHTS))`, so" not in plain
 
