@@ -66,7 +66,8 @@ class Workflow:
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
     # Show the nearest worked example (adapters/examples.py) in the first prompt. None: on, except for
-    # config:json when its plan finds settings (measured, see `planned_config`).
+    # config:json when its plan finds settings and pruning when its plan is written out (both measured, see
+    # `planned_config` and `planned_pruning`).
     examples: bool | None = None
     # Rename the example's names to the script's own (adapters/example_align.py; bench knob `align_examples`).
     # None: on for inline adapters, where it was measured (held-out round 0: the copied UNITS and LR were
@@ -170,6 +171,25 @@ class Workflow:
         return bool(config_plan.find(self.source))
 
     @property
+    def planned_pruning(self) -> bool:
+        """Pruning on a script whose epoch loop (or Lightning Trainer) adapters/pruning_plan.py writes the calls into.
+
+        Issue 16, held-out pruning, n=3, round 0: with the plan and the worked example 3 of 4 tasks, 9 of 12
+        samples; nncf-digits-cnn 0 of 3, its answers moved the example's `if epoch == 1: nncf.prune(...)` shape
+        into the plan's before-the-loop schedule (prune-plan-held2). With the plan and no example: 4 of 4
+        tasks, 11 of 12 samples, every passing one preserved (prune-noex-held).
+        """
+        if self.spec.functionality != "pruning" or not self.exact_calls or not self.outline:
+            return False
+        from opsgraft.adapters import outline as outline_mod
+        from opsgraft.adapters import pruning_plan
+
+        o = outline_mod.build(self.source, self.script.name)
+        assert self.task is not None
+        return bool(pruning_plan.skeleton(o, self.source, outline_mod.work_scope(o), self.spec.component,
+                                          self.task.instruction))
+
+    @property
     def uses_scaffold(self) -> bool:
         """Whether the tool writes the head of the answer (``scaffold``, resolved)."""
         return self.planned_config if self.scaffold is None else self.scaffold
@@ -177,7 +197,9 @@ class Workflow:
     @property
     def shows_example(self) -> bool:
         """Whether the first prompt shows a worked example (``examples``, resolved)."""
-        return not self.planned_config if self.examples is None else self.examples
+        if self.examples is not None:
+            return self.examples
+        return not (self.planned_config or self.planned_pruning)
 
     @property
     def aligns_examples(self) -> bool:

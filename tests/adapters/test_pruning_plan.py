@@ -256,3 +256,17 @@ def test_spliced_lightning_plan_prunes_from_a_callback_on_the_scripts_trainer(tm
     found = re.search(r"^weight sparsity: (0\.\d+)$", out, re.MULTILINE)
     assert found and 0.58 <= float(found.group(1)) <= 0.61, out  # 60% of each layer, rounded per layer
     assert "trained" in out
+
+
+def test_the_worked_example_is_left_out_where_the_plan_is_written_and_shown_where_it_is_not(tmp_path):
+    from opsgraft.adapters.workflow import Workflow
+
+    script = tmp_path / "train.py"
+    script.write_text(STAGES)
+    flow = Workflow(spec=get_adapter("pruning:torch"), script=script, source=STAGES)
+    assert flow.planned_pruning and not flow.shows_example
+    assert "Example of the same change" not in flow.build_prompt(STAGES).messages[-1].content
+    assert Workflow(spec=get_adapter("pruning:torch"), script=script, source=STAGES, examples=True).shows_example
+    assert Workflow(spec=get_adapter("pruning:torch"), script=script, source=STAGES, exact_calls=False).shows_example
+    flat = "import torch\nmodel = torch.nn.Linear(2, 1)\nprint(model(torch.ones(1, 2)))\n"  # no epoch loop
+    assert Workflow(spec=get_adapter("pruning:torch"), script=script, source=flat).shows_example
