@@ -504,9 +504,9 @@ def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str
         out.append(f'- right after dvc("init"): `dvc("remote", "add", "-d", "-f", "{name}", "{folder}")`, the remote '
                    'the instruction asks for; add ".dvc/config" to the files the commit takes')
         replaced |= {s for s in setup_lines(key) if s.startswith('before dvc("push"): dvc("remote"')}
-    added = next((m for m in mappings if m.target.startswith('dvc("add", ')), None)
+    added = next((m for m in mappings if m.target.lstrip("`").startswith('dvc("add", ')), None)
     if added and _TRACKED.search(instruction):
-        path = added.target[len('dvc("add", '):].partition(")")[0]
+        path = added.target.lstrip("`")[len('dvc("add", '):].partition(")")[0]
         if path.count("(") > path.count(")"):
             path += ")"
         out.append(f'- git tracks {path} already: right before line {added.line}, '

@@ -112,11 +112,11 @@ EXPECTED_GIT = {
     "repo.git.lfs(": "delete it",
     'repo.index.add([".gitattributes"])': "delete it",
     # a literal path gives literal names (an f-string around "data/a.csv" is a SyntaxError on Python 3.11)
-    'repo.index.add(["data/a.csv"': 'dvc("add", "data/a.csv"); repo.index.add([\'data/a.csv.dvc\', \'data/.gitignore\'])',
+    'repo.index.add(["data/a.csv"': '`dvc("add", "data/a.csv")`, then `repo.index.add([\'data/a.csv.dvc\', \'data/.gitignore\'])`',
     'repo.git.add("data/b.csv")': 'dvc("add", "data/b.csv")',
     "repo.index.commit(": "keep it",
     "repo.create_tag(": "keep it",
-    'origin.push("main")': 'dvc("push"); origin.push("main")',
+    'origin.push("main")': '`dvc("push")`, then `origin.push("main")`',
     'repo.remotes.origin.push("v1")': 'dvc("push")',
 }
 
@@ -207,10 +207,10 @@ def test_each_gitpython_call_in_a_multiline_statement_gets_its_own_line():
     gl = (SCRIPTS / "git_multiline_exports.py").read_text()
     found = by_line(gl, "gitpython->dvc")
     expected = {
-        "repo.index.add([": 'dvc("add", "exports/train.csv", "exports/test.csv"); repo.index.add(',
+        "repo.index.add([": '`dvc("add", "exports/train.csv", "exports/test.csv")`, then `repo.index.add(',
         'repo.index.commit("exports v1")': "keep it (it commits",
         'repo.create_tag("exports-v1")': "keep it (the tag",
-        "repo.git.push(": 'dvc("push"); repo.git.push(',
+        "repo.git.push(": '`dvc("push")`, then `repo.git.push(',
     }
     for text, target in expected.items():
         line = line_of(gl, text)
@@ -249,7 +249,7 @@ def test_outside_scripts_and_outline():
     text = render(gl, get_adapter("gitpython->dvc"), "gl.py")
     for needle in ("repo.git.lfs(", "Path(\".gitattributes\")", "repo.git.add(\".gitattributes\")"):
         assert re.search(rf"line {line_of(gl, needle)} `.*` -> delete it", text), needle
-    assert f"line {line_of(gl, 'repo.index.add(')} `repo.index.add([str(WEIGHTS)])` -> `dvc(\"add\", str(WEIGHTS));" in text
+    assert f"line {line_of(gl, 'repo.index.add(')} `repo.index.add([str(WEIGHTS)])` -> `dvc(\"add\", str(WEIGHTS))`, then `repo.index.add(" in text
     assert "def dvc(*args): subprocess.run([sys.executable, \"-m\", \"dvc\", *args], check=True)" in text
     assert "no `import dvc`" in text
 
@@ -284,11 +284,12 @@ def test_adding_several_paths_commits_each_dvc_file():
     src = ("import os\nfrom pathlib import Path\nfrom git import Repo\n\nDATA = Path('data/train.csv')\n"
            "repo = Repo('.')\nrepo.index.add([str(DATA), 'labels.csv'])\n")
     [add] = [m for m in callmap.find(src, "gitpython->dvc") if m.line == 7]
-    assert add.target.startswith('dvc("add", str(DATA), \'labels.csv\'); repo.index.add([')
+    assert add.target.startswith('`dvc("add", str(DATA), \'labels.csv\')`, then `repo.index.add([')
     for part in ('f"{DATA}.dvc"', 'os.path.join(os.path.dirname(DATA), ".gitignore")', "'labels.csv.dvc'",
                  "'.gitignore'"):
         assert part in add.target
-    compile(add.target, "<target>", "exec")  # the target is code the model can copy as it is
+    for code in re.findall(r"`([^`]+)`", add.target):  # each statement is code the model can copy as it is
+        compile(code, "<target>", "exec")
 
 
 def test_the_instructions_remote_and_an_already_tracked_file_become_calls_with_its_names():

@@ -269,8 +269,11 @@ def test_every_input_gets_a_short_outline():
     for name, key, source in every_input():
         text = render(source, get_adapter(key), name)
         assert text, f"{name}: no outline"
-        # HPO's study skeleton (adapters/hpo_plan.py) holds up to 16 lines of the script's own code
-        assert len(text.splitlines()) <= 36, f"{name} ({key}): {len(text.splitlines())} lines"
+        # HPO's study skeleton (adapters/hpo_plan.py) holds up to 16 lines of the script's own code, pruning's
+        # plan (adapters/pruning_plan.py) up to 30, shown in place of the worked example
+        assert len(text.splitlines()) <= 40, f"{name} ({key}): {len(text.splitlines())} lines"
+        prose = re.sub(r"```python\n.*?```", "", text, flags=re.S)
+        assert len(prose.splitlines()) <= 30, f"{name} ({key}): {len(prose.splitlines())} lines outside the code"
         sizes.append(len(text))
     assert max(sizes) <= 2200  # about 550 tokens at the worst; most are well under 400
 
