@@ -66,7 +66,16 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
 
         mapped = callmap_mod.find(source, spec.key) if callmap else []
         uses = [] if mapped else tool_uses(source, spec.source_imports)
-        if mapped:
+        written = callmap_mod.rewritten(source, mapped, spec.key, instruction) if mapped and exact_calls else []
+        if written:
+            # issue 16: the function written out, as the pruning and HPO plans are (adapters/callmap.py)
+            name = written[0].strip().removeprefix("async ").removeprefix("def ").partition("(")[0]
+            out.append(f"- {name}() with the {spec.source_component} code replaced statement by statement, in "
+                       "place (the script's own lines; keep the rest of the file as it is):")
+            out += ["```python", *written, "```"]
+            out += [f"- {s}" for s in callmap_mod.setup_lines(spec.key)
+                    if not s.startswith(("before dvc(", "a file git already tracks"))]
+        elif mapped:
             out.append(f"- replace the {spec.source_component} code statement by statement:")
             out += ["  " + line for line in callmap_mod.render(mapped, spec.key, instruction=instruction)]
         elif uses:
