@@ -55,7 +55,7 @@ def build(source: str, translation_key: str) -> str:
         return ""
     end = head_end(tree)
     lines = source.splitlines()
-    head = lines[:end]
+    head = [callmap.retire(translation_key, line) for line in lines[:end]]  # "... with git-lfs" -> "... with DVC"
     # The module constants after the imports (`DATA = Path(...)`) come after the helpers, so the answer
     # continues at module level: a prefill that ends inside a helper's body had the model keep writing
     # that body (2048-token answers), and one that left the constants out lost their names.

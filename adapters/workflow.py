@@ -58,7 +58,8 @@ class Workflow:
     callmap: bool = True  # a translation's outline maps each source-API statement to its target (adapters/callmap.py)
     # The answer starts with the tool's head of the file: a translation's imports and helpers
     # (adapters/scaffold.py), config:json's DEFAULT_CONFIG and loader (adapters/config_plan.py).
-    # None: on for config:json when its plan finds settings (measured, see `planned_config`), off for
+    # None: on for config:json when its plan finds settings (measured, see `planned_config`) and for GitPython ->
+    # DVC where the outline writes the function out (measured, see `planned_translation`), off for the other
     # translations until measured better on the held-out half (bench knob `scaffold`).
     scaffold: bool | None = None
     timeout_s: float = 300.0
@@ -190,9 +191,29 @@ class Workflow:
                                           self.task.instruction))
 
     @property
+    def planned_translation(self) -> bool:
+        """GitPython -> DVC on a script whose GitPython function the outline writes out (callmap.rewritten).
+
+        Issue 16, the 4 GitPython -> DVC tasks, n=3, round 0, with the function written out: with the scaffold
+        (the tool writes the head: docstring, imports, `def dvc(*args)`) the held-out pair passed 6 of 6 samples
+        and the tuning pair 3 of 6 (dvc-scaf-c); without it no sample passed on the tuning pair (`dvc` never
+        defined, the script's own helper dropped; dvc-c). Before the function was written out, 0 of 12 with or
+        without the scaffold.
+        """
+        if self.spec.key != "gitpython->dvc" or not (self.exact_calls and self.outline and self.callmap):
+            return False
+        from opsgraft.adapters import callmap
+
+        assert self.task is not None
+        return bool(callmap.rewritten(self.source, callmap.find(self.source, self.spec.key), self.spec.key,
+                                      self.task.instruction))
+
+    @property
     def uses_scaffold(self) -> bool:
         """Whether the tool writes the head of the answer (``scaffold``, resolved)."""
-        return self.planned_config if self.scaffold is None else self.scaffold
+        if self.scaffold is not None:
+            return self.scaffold
+        return self.planned_config or self.planned_translation
 
     @property
     def shows_example(self) -> bool:

@@ -343,3 +343,31 @@ def test_the_function_is_written_out_with_every_statement_rewritten_in_place():
     assert lines[push - 1] == '    dvc("push")'
     # the listing it replaces is gone; the setup lines that define dvc() stay
     assert "replace the gitpython code statement by statement:" not in text and "def dvc(*args)" in text
+
+
+def test_prose_that_names_git_lfs_says_dvc_in_the_written_function_and_the_scaffold():
+    from opsgraft.adapters import scaffold
+
+    src = ('"""Version the table with git-lfs through GitPython."""\n\nfrom git import Repo\n\n\ndef main():\n'
+           '    repo = Repo(".")\n    repo.git.lfs("track", "*.csv")\n    repo.index.add(["t.csv"])\n'
+           '    repo.index.commit("table v1 (stored with git-lfs)")\n')
+    written = callmap.rewritten(src, callmap.find(src, "gitpython->dvc"), "gitpython->dvc")
+    assert '    repo.index.commit("table v1 (stored with DVC)")' in written
+    assert not any("lfs" in line for line in written)
+    assert scaffold.build(src, "gitpython->dvc").startswith('```python\n"""Version the table with DVC through GitPython."""')
+    assert callmap.retire("wandb->mlflow", "git-lfs") == "git-lfs"  # only the translation that removes it
+
+
+def test_the_dvc_scaffold_is_on_by_default_where_the_function_is_written_out(tmp_path):
+    from opsgraft.adapters.workflow import Workflow
+
+    gl = (SCRIPTS / "git_lfs_weights.py").read_text()
+    script = tmp_path / "gl.py"
+    script.write_text(gl)
+    flow = Workflow(spec=get_adapter("gitpython->dvc"), script=script, source=gl)
+    assert flow.planned_translation and flow.uses_scaffold
+    assert flow.build_prompt(gl).prefill.count("def dvc(*args):") == 1
+    assert not Workflow(spec=get_adapter("gitpython->dvc"), script=script, source=gl, scaffold=False).uses_scaffold
+    assert not Workflow(spec=get_adapter("gitpython->dvc"), script=script, source=gl, exact_calls=False).uses_scaffold
+    wb = (SCRIPTS / "wb_alias_summary.py").read_text()
+    assert not Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=wb).uses_scaffold

@@ -25,7 +25,8 @@ def code_of(prefill: str) -> str:
 def test_dvc_head_keeps_git_and_the_docstring_and_defines_the_cli_helper():
     head = code_of(scaffold.build(GIT, "gitpython->dvc"))
     tree = ast.parse(head)  # the head alone is valid Python: the model continues after it
-    assert ast.get_docstring(tree) == ast.get_docstring(ast.parse(GIT))
+    # the docstring stays, saying DVC where it said git-lfs (the checker fails sources that still say lfs)
+    assert ast.get_docstring(tree) == ast.get_docstring(ast.parse(GIT)).replace("git-lfs", "DVC")
     imports = {ast.unparse(s) for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)}
     assert {"import git", "import os", "import subprocess", "import sys"} <= imports
     assert not any("dvc" in i for i in imports)  # no invented `from dvc import ...`
