@@ -60,6 +60,12 @@ restore_option = click.option(
     help="When a sample passes its check but no longer prints or writes what the original did, spend one of "
          "the --repair rounds asking to put those back; the passing code is kept unless the answer passes and "
          "preserves them.")
+scaffold_option = click.option(
+    "--scaffold/--no-scaffold", "scaffold", default=None,
+    help="Have the tool write the head of the answer (the original docstring and imports, the target's imports "
+         "and helpers such as def dvc(*args); config:json's DEFAULT_CONFIG and loader) for the model to continue "
+         "(default: on for config:json when the tool finds the script's settings, and for gitpython->dvc when "
+         "the outline writes the translated function out; off otherwise).")
 outline_option = click.option(
     "--outline/--no-outline", "outline", default=True, show_default=True,
     help="Show the model the script's outline (data, model, training loop, metrics) and, with line numbers, "
@@ -101,6 +107,7 @@ edit_format_option = click.option(
 @keep_outputs_option
 @restore_option
 @outline_option
+@scaffold_option
 @edit_format_option
 def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, backend_name: str, model: str | None, base_url: str | None,
           api_key_env: str, cassette: Path | None, record_to: Path | None, no_cache: bool,
@@ -108,7 +115,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
           repair: int | None, timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
           top_k: int, pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
           examples: bool | None, align_examples: bool | None, keep_outputs: bool, restore: bool, outline: bool,
-          edit_format: str) -> None:
+          scaffold: bool | None, edit_format: str) -> None:
     """Add an MLOps functionality to SCRIPT with the LLM.
 
     Writes SCRIPT_<functionality>_<component>.py, a .diff and a .opsgraft.json record next to
@@ -148,6 +155,7 @@ def adapt(script: Path | None, task_id: str | None, add: str | None, mode: str, 
     flow.keep_outputs = keep_outputs
     flow.restore = restore
     flow.outline = outline
+    flow.scaffold = scaffold
     flow.edit_format = edit_format
     if flow.precheck() == "already-present":
         click.echo(f"{script} already uses {flow.spec.component} for {flow.spec.functionality}; nothing to do")

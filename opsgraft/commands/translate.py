@@ -17,7 +17,13 @@ from opsgraft.commands._common import (
     run_defaults,
     strategy_names,
 )
-from opsgraft.commands.adapt import edit_format_option, examples_option, outline_option, restore_option
+from opsgraft.commands.adapt import (
+    edit_format_option,
+    examples_option,
+    outline_option,
+    restore_option,
+    scaffold_option,
+)
 from opsgraft.commands.config_file import config_option
 from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pass_env_option
 
@@ -52,6 +58,7 @@ from opsgraft.commands.evaluate import isolation_option, no_preserved_option, pa
 @examples_option
 @restore_option
 @outline_option
+@scaffold_option
 @edit_format_option
 def translate(script: Path | None, task_id: str | None, source: str | None, target: str | None, strategy: str, backend_name: str, model: str | None,
               base_url: str | None, api_key_env: str, cassette: Path | None, record_to: Path | None,
@@ -59,7 +66,7 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
               max_tokens: int, top_k: int, run_: bool, repair: int | None, check_args: tuple[str, ...],
               timeout_s: float, device: str, with_files: tuple[Path, ...], out_dir: Path | None,
               pass_env: tuple[str, ...], isolation: str, no_preserved: bool,
-              examples: bool | None, restore: bool, outline: bool, edit_format: str) -> None:
+              examples: bool | None, restore: bool, outline: bool, scaffold: bool | None, edit_format: str) -> None:
     """Translate SCRIPT from one MLOps tool to another (gitpython->dvc, wandb->mlflow).
 
     Outputs go next to SCRIPT as SCRIPT_<target>.py with a .diff and a .opsgraft.json record;
@@ -94,6 +101,7 @@ def translate(script: Path | None, task_id: str | None, source: str | None, targ
     flow.examples = examples
     flow.restore = restore
     flow.outline = outline
+    flow.scaffold = scaffold
     flow.edit_format = edit_format
     if check_args:
         assert flow.task is not None

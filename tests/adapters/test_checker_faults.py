@@ -93,7 +93,7 @@ def test_translate_reports_a_checker_fault_in_one_line(release_script: Path, tmp
     flow = flow_for("gitpython->dvc", release_script)
     cassette = cassette_for_flow(tmp_path / "c.jsonl", flow, [fenced(EXITS_0)])
     code, out, err = run_cli(["translate", str(release_script), "--from", "gitpython", "--to", "dvc",
-                              "--strategy", "none", "--backend", "replay", "--cassette", str(cassette),
+                              "--strategy", "none", "--no-scaffold", "--backend", "replay", "--cassette", str(cassette),
                               "--n", "1", "--repair", "2", "--check-arg", "data_file=x.csv"])
     assert code != 0
     [line] = err.strip().splitlines()

@@ -41,7 +41,9 @@ def cli_args(key: str, script: Path, cassette: Path) -> list[str]:
     replay = ["--backend", "replay", "--cassette", str(cassette), "--run", "--n", "1", "--repair", "0", "--timeout", "240"]
     if "->" in key:
         source, target = key.split("->")
-        return ["translate", str(script), "--from", source, "--to", target, "--strategy", "none", *replay]
+        # the replayed answer is a whole file, not the continuation of the tool's head (--scaffold)
+        return ["translate", str(script), "--from", source, "--to", target, "--strategy", "none", "--no-scaffold",
+                *replay]
     return ["adapt", str(script), "--add", key, *replay]
 
 
@@ -52,7 +54,7 @@ def flow_for(key: str, script: Path):  # type: ignore[no-untyped-def]
 
     spec = get_adapter(key)
     if spec.kind == "translate":
-        return Workflow(spec=spec, script=script, source=script.read_text(), strategy="", mode="none")
+        return Workflow(spec=spec, script=script, source=script.read_text(), strategy="", mode="none", scaffold=False)
     return Workflow(spec=spec, script=script, source=script.read_text())
 
 
