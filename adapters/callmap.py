@@ -485,6 +485,24 @@ def _texty(cm: CallMap, stmt: ast.stmt, source: str) -> Entry | None:
 _REMOTE = re.compile(r"remote\s+(?:named|called)\s+[\"'`]?([\w.-]+)[\"'`]?\s+(?:pointing\s+)?(?:at|in|to)\s+"
                      r"(?:the\s+)?(?:local\s+)?(?:folder|directory|path)?\s*[\"'`]?([\w./~-]+?)[\"'`]?(?=[\s,;]|$)")
 _TRACKED = re.compile(r"(?i)already (?:committed|tracked|in git)|stop tracking|remove it from the git index")
+# the generic setup lines (gitpython-dvc.yaml) that the instruction's own calls replace
+_REMOTE_SETUP = 'before dvc("push"): dvc("remote"'
+_TRACKED_SETUP = "a file git already tracks"
+
+
+def _commit_lines(mappings: list[Mapping]) -> list[int]:
+    return [m.line for m in mappings if m.source.startswith(("repo.index.commit", "repo.git.commit"))]
+
+
+def _push_asked(mappings: list[Mapping], instruction: str) -> bool:
+    """The instruction asks for `dvc push` and no mapped statement pushes."""
+    return bool(re.search(r"dvc push", instruction)) and not any('dvc("push")' in m.target for m in mappings)
+
+
+def written_setup_lines(key: str) -> list[str]:
+    """The setup lines that stay beside the written-out function (:func:`rewritten` puts the remote and the
+    `git rm --cached` where they go, when the instruction asks for them)."""
+    return [s for s in setup_lines(key) if not s.startswith((_REMOTE_SETUP, _TRACKED_SETUP))]
 
 
 def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str], set[str]]:
@@ -503,7 +521,7 @@ def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str
         name, folder = remote.group(1), remote.group(2).rstrip(".")
         out.append(f'- right after dvc("init"): `dvc("remote", "add", "-d", "-f", "{name}", "{folder}")`, the remote '
                    'the instruction asks for; add ".dvc/config" to the files the commit takes')
-        replaced |= {s for s in setup_lines(key) if s.startswith('before dvc("push"): dvc("remote"')}
+        replaced |= {s for s in setup_lines(key) if s.startswith(_REMOTE_SETUP)}
     added = next((m for m in mappings if m.target.lstrip("`").startswith('dvc("add", ')), None)
     if added and _TRACKED.search(instruction):
         path = added.target.lstrip("`")[len('dvc("add", '):].partition(")")[0]
@@ -513,10 +531,10 @@ def asked(mappings: list[Mapping], key: str, instruction: str) -> tuple[list[str
                    f'`repo.git.rm("--cached", "--ignore-unmatch", {path})`, so that dvc("add", ...) can take it')
     if instruction:  # it says whether git tracks the file: the generic line, without that, led the model to
         # `git rm --cached` a file git had never tracked (1 of 3 tuning-half answers, through `repo.git.dvc`)
-        replaced |= {s for s in setup_lines(key) if s.startswith("a file git already tracks")}
-    commits = [m for m in mappings if m.source.startswith(("repo.index.commit", "repo.git.commit"))]
-    if commits and re.search(r"dvc push", instruction) and not any('dvc("push")' in m.target for m in mappings):
-        out.append(f'- after the commit at line {commits[-1].line}: `dvc("push")`, which the instruction asks for')
+        replaced |= {s for s in setup_lines(key) if s.startswith(_TRACKED_SETUP)}
+    commits = _commit_lines(mappings)
+    if commits and _push_asked(mappings, instruction):
+        out.append(f'- after the commit at line {commits[-1]}: `dvc("push")`, which the instruction asks for')
     return out, replaced
 
 
@@ -607,14 +625,13 @@ def rewritten(source: str, mappings: list[Mapping], key: str, instruction: str =
     stmts = {n.lineno: n for n in ast.walk(func) if isinstance(n, ast.stmt) and n is not func}
     remote = _REMOTE.search(instruction) if instruction else None
     tracked = bool(instruction and _TRACKED.search(instruction))
-    push_asked = bool(instruction and re.search(r"dvc push", instruction)) and not any(
-        'dvc("push")' in m.target for m in mappings)
+    push_asked = _push_asked(mappings, instruction)
     src = source.splitlines()
     out: list[str] = []
     ln = func.lineno
     end = func.end_lineno or func.lineno
     by_line = {m.line: m for m in mappings}
-    commits = [m.line for m in mappings if m.source.startswith(("repo.index.commit", "repo.git.commit"))]
+    commits = _commit_lines(mappings)
     while ln <= end:
         m = by_line.get(ln)
         stmt = stmts.get(ln)

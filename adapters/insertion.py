@@ -73,8 +73,7 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
             out.append(f"- {name}() with the {spec.source_component} code replaced statement by statement, in "
                        "place (the script's own lines; keep the rest of the file as it is):")
             out += ["```python", *written, "```"]
-            out += [f"- {s}" for s in callmap_mod.setup_lines(spec.key)
-                    if not s.startswith(("before dvc(", "a file git already tracks"))]
+            out += [f"- {s}" for s in callmap_mod.written_setup_lines(spec.key)]
         elif mapped:
             out.append(f"- replace the {spec.source_component} code statement by statement:")
             out += ["  " + line for line in callmap_mod.render(mapped, spec.key, instruction=instruction)]

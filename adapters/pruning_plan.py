@@ -25,19 +25,15 @@ _NUM = r"(\d*\.\d+|\d+)"
 _LAYERS = ("Conv1d", "Conv2d", "Conv3d", "Linear")
 
 
-def _number(text: str) -> float:
-    return float(text)
-
-
 def _ratio(instruction: str) -> float | None:
     """The amount to prune: "ratio of 0.5", "start ratio 0.1", "prune 40%", "amount 0.3"."""
     low = instruction.lower()
     found = re.search(r"(?:ratio|amount|sparsity)\s+(?:of\s+|to\s+|=\s*)?" + _NUM, low)
     if found:
-        value = _number(found.group(1))
+        value = float(found.group(1))
         return value / 100 if value > 1 else value
     found = re.search(r"(\d+(?:\.\d+)?)\s*%", low)
-    return _number(found.group(1)) / 100 if found else None
+    return float(found.group(1)) / 100 if found else None
 
 
 def _epochs(instruction: str, source: str) -> str:
@@ -114,7 +110,7 @@ def _for_loop(body: list[ast.stmt], line: int) -> ast.For | None:
 def _steps(instruction: str) -> dict[int, float]:
     """A multi-step schedule: "0.1 in epoch 0, 0.3 from epoch 1 and 0.5 from epoch 2" -> {0: 0.1, ...}."""
     pairs = re.findall(_NUM + r"\s+(?:in|from|at)\s+epoch\s+(\d+)", instruction.lower())
-    return {int(epoch): _number(ratio) for ratio, epoch in pairs}
+    return {int(epoch): float(ratio) for ratio, epoch in pairs}
 
 
 def _nncf_calls(instruction: str, model: str, example: str) -> tuple[list[str], list[str], list[str]]:
@@ -131,7 +127,7 @@ def _nncf_calls(instruction: str, model: str, example: str) -> tuple[list[str], 
         imports.append("from nncf.torch.function_hook.pruning.magnitude.schedulers import "
                        "ExponentialMagnitudePruningScheduler")
         prune.append(f"scheduler = ExponentialMagnitudePruningScheduler({model}, mode={mode}, initial_ratio={ratio:g}, "
-                     f"target_ratio={_number(target.group(1)) if target else 0.5:g}, "
+                     f"target_ratio={float(target.group(1)) if target else 0.5:g}, "
                      f"target_epoch={at.group(1) if at else 3})")
         every.append("scheduler.step()")
     elif "multistep" in low.replace("-", "").replace(" ", "") or _steps(instruction) and "schedul" in low:
@@ -144,13 +140,29 @@ def _nncf_calls(instruction: str, model: str, example: str) -> tuple[list[str], 
     return imports, prune, every
 
 
+# the weight sparsity of the layers in `params`, printed; no expression with quotes inside the f-string: 3 of 3
+# held-out answers inlined `params` there (SyntaxError before Python 3.12)
+_SPARSITY_REPORT = ["zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
+                    "sparsity = zeros / sum(m.weight.numel() for m, _ in params)",
+                    'print(f"weight sparsity: {sparsity:.3f}")']
+
+
+def _kinds(nn: str, types: list[str]) -> str:
+    """The isinstance() class argument for the layer ``types``: `nn.Linear` or `(nn.Conv2d, nn.Linear)`."""
+    kinds = ", ".join(nn + t for t in types)
+    return f"({kinds})" if len(types) > 1 else kinds
+
+
+def _params(model: str, nn: str, types: list[str]) -> str:
+    """The line listing the (layer, "weight") pairs of ``model`` to prune."""
+    return f'params = [(m, "weight") for m in {model}.modules() if isinstance(m, {_kinds(nn, types)})]'
+
+
 def _torch_calls(instruction: str, nn: str, types: list[str], model: str) -> tuple[list[str], list[str]]:
     """(the line listing the weights, the lines that prune) for torch.nn.utils.prune."""
     low = instruction.lower()
     amount = _ratio(instruction) or 0.5
-    kinds = ", ".join(nn + t for t in types)
-    kinds = f"({kinds})" if len(types) > 1 else kinds
-    params = f'params = [(m, "weight") for m in {model}.modules() if isinstance(m, {kinds})]'
+    params = _params(model, nn, types)
     if "global" in low:
         method = "prune.RandomUnstructured" if "random" in low else "prune.L1Unstructured"
         return [params], [f"prune.global_unstructured(params, pruning_method={method}, amount={amount:g})"]
@@ -225,11 +237,7 @@ def skeleton(o: Outline, source: str, scope: str, component: str, instruction: s
         if re.search(r"prune\.remove|permanent", instruction):
             # a remove guarded by is_pruned: an answer that wrote the loop twice (1 of 3 held-out ones) still runs
             end = ["for m, name in params:", "    if prune.is_pruned(m):", "        prune.remove(m, name)"]
-        # no expression with quotes inside the f-string: 3 of 3 held-out answers inlined `params` there
-        # (SyntaxError before Python 3.12)
-        end += ["zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
-                "sparsity = zeros / sum(m.weight.numel() for m, _ in params)",
-                'print(f"weight sparsity: {sparsity:.3f}")']
+        end += _SPARSITY_REPORT
     code: list[str] = []
     for ln in range(model_line, loop.lineno + 1):
         code.append(lines[ln - 1])
@@ -281,13 +289,13 @@ def _lightning(o: Outline, source: str, body: list[ast.stmt], scope: str, instru
         return []
     model = fitted.id
     nn = _nn(source)
-    kinds = [nn + t for t in _layer_types(instruction, source)]
-    kind = f"({', '.join(kinds)})" if len(kinds) > 1 else kinds[0]
-    _, prune = _torch_calls(instruction, nn, [k.removeprefix(nn) for k in kinds], "pl_module")
+    types = _layer_types(instruction, source)
+    kind = _kinds(nn, types)
+    [params], prune = _torch_calls(instruction, nn, types, "pl_module")
     when = _epochs(instruction, source)
     hook = "on_train_epoch_start" if when else "on_train_start"
     cls = ["class Pruning(" + pl + ".Callback):", f"    def {hook}(self, trainer, pl_module):",
-           f'        params = [(m, "weight") for m in pl_module.modules() if isinstance(m, {kind})]']
+           f"        {params}"]
     if when:
         cls += [f"        if {when.format(e='trainer.current_epoch')}:", *("            " + p for p in prune)]
     else:
@@ -304,11 +312,7 @@ def _lightning(o: Outline, source: str, body: list[ast.stmt], scope: str, instru
     stmt[-1] = head[:-1] + (", " if not head[:-1].rstrip().endswith(("(", ",")) else "") + "callbacks=[Pruning()])"
     ind = " " * trainer.col_offset
     stop = fit_stmt.end_lineno or fit_stmt.lineno
-    code = stmt + lines[end:stop] + [
-        ind + f'params = [(m, "weight") for m in {model}.modules() if isinstance(m, {kind})]',
-        ind + "zeros = sum(int((m.weight == 0).sum()) for m, _ in params)",
-        ind + "sparsity = zeros / sum(m.weight.numel() for m, _ in params)",
-        ind + 'print(f"weight sparsity: {sparsity:.3f}")']
+    code = stmt + lines[end:stop] + [ind + c for c in [_params(model, nn, types), *_SPARSITY_REPORT]]
     after = next((st for st in body if st.lineno > stop), None)
     last = stop
     if after is not None and (after.end_lineno or after.lineno) - after.lineno < 3:
