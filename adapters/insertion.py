@@ -45,8 +45,10 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     ``callmap``: a translation's per-statement map; ``exact_calls``: tracking with MLflow or W&B gets the
     parameter and metric calls written out (adapters/tracking_plan.py) in place of the names to log, and
     HPO the study laid out on the script's own lines (adapters/hpo_plan.py; ``instruction`` gives its
-    number of trials), and pruning the calls written into the script's epoch loop (adapters/pruning_plan.py;
-    ``instruction`` gives the schedule and the amount).
+    number of trials), pruning the calls written into the script's epoch loop (adapters/pruning_plan.py;
+    ``instruction`` gives the schedule and the amount), and registration the run and the registered log_model
+    written after the training function's last line (adapters/registration_plan.py; ``instruction`` gives the
+    registered name).
     """
     w = work_scope(o)
     here = _label(w)
@@ -129,10 +131,15 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
             step = f"; inside the loop at {where_loop} pass its counter as step" if loop else ""
             out.append(f"- log the metrics where they are computed: {_listing(metrics, 3, w, True)}{step}")
     elif func == "registration":
+        from opsgraft.adapters import registration_plan
+
+        flavor = mlflow_flavor(source)
+        laid_out = registration_plan.skeleton(o, source, flavor, instruction) if exact_calls else []
+        if laid_out:
+            return out + laid_out
         if last_train:
             out.append(f"- {mvar} is trained at line {train[-1].line} in {here}; log and register it AFTER line "
                        f"{last_train}, in {here}, never before it is trained")
-        flavor = mlflow_flavor(source)
         if flavor:
             out.append(f"- use mlflow.{flavor}.log_model(...) with registered_model_name=... inside an MLflow run")
         done = [m for m in own if m.line >= (train[-1].line if train else 0)]

@@ -105,13 +105,16 @@ def _scopes(tree: ast.Module) -> dict[int, str]:
     return out
 
 
-def printed_metrics(source: str) -> list[PrintedMetrics]:
-    """The prints that report numbers, in line order (none for a script that does not parse)."""
+def printed_metrics(source: str, limit: int | None = _LIMIT, guard: bool = False) -> list[PrintedMetrics]:
+    """The prints that report numbers, in line order (none for a script that does not parse); the first ``limit``.
+
+    ``guard``: also the prints in the `if __name__ == "__main__":` block (at module level there).
+    """
     try:
         tree = pyast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    guard = next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
+    in_guard, guard = guard, next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
                   and "__name__" in (ast.get_source_segment(source, g.test) or "")), (0, -1))
     counters = _loop_counters(tree)
     scopes = _scopes(tree)
@@ -119,7 +122,7 @@ def printed_metrics(source: str) -> list[PrintedMetrics]:
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"):
             continue
-        if guard[0] <= node.lineno <= guard[1]:
+        if guard[0] <= node.lineno <= guard[1] and not in_guard:
             continue
         counter = counters.get(node.lineno, "")
         step, values, labels = "", [], set()
@@ -136,7 +139,7 @@ def printed_metrics(source: str) -> list[PrintedMetrics]:
             values.append((label, expr))
         if values:
             found.append(PrintedMetrics(node.lineno, step or counter, tuple(values), scopes.get(node.lineno, "")))
-    return sorted(found, key=lambda p: p.line)[:_LIMIT]
+    return sorted(found, key=lambda p: p.line)[:limit]
 
 
 def params_dict(source: str, limit: int = 8) -> str:

@@ -67,8 +67,8 @@ class Workflow:
     task: Task | None = None
     docs: list[RetrievedDoc] = field(default_factory=list)
     # Show the nearest worked example (adapters/examples.py) in the first prompt. None: on, except for
-    # config:json when its plan finds settings and pruning when its plan is written out (both measured, see
-    # `planned_config` and `planned_pruning`).
+    # config:json when its plan finds settings, and pruning and registration when their plan is written out
+    # (measured, see `planned_config`, `planned_pruning` and `planned_registration`).
     examples: bool | None = None
     # Rename the example's names to the script's own (adapters/example_align.py; bench knob `align_examples`).
     # None: on for inline adapters, where it was measured (held-out round 0: the copied UNITS and LR were
@@ -191,6 +191,24 @@ class Workflow:
                                           self.task.instruction))
 
     @property
+    def planned_registration(self) -> bool:
+        """Registration on a script whose trained model adapters/registration_plan.py writes the run after.
+
+        Issue 16, held-out registration, n=3, round 0, with the worked example and no plan: 3 of 4 tasks, 7 of
+        12 samples, preserved 0 of 7 (reg-held1); every failure was the example's (its `val_mae` on a classifier,
+        its registered name), and the passing answers replaced the script's own save with log_model.
+        """
+        if self.spec.functionality != "registration" or not self.exact_calls or not self.outline:
+            return False
+        from opsgraft.adapters import outline as outline_mod
+        from opsgraft.adapters import registration_plan
+        from opsgraft.adapters.specs import mlflow_flavor
+
+        o = outline_mod.build(self.source, self.script.name)
+        assert self.task is not None
+        return bool(registration_plan.skeleton(o, self.source, mlflow_flavor(self.source), self.task.instruction))
+
+    @property
     def planned_translation(self) -> bool:
         """GitPython -> DVC on a script whose GitPython function the outline writes out (callmap.rewritten).
 
@@ -220,7 +238,7 @@ class Workflow:
         """Whether the first prompt shows a worked example (``examples``, resolved)."""
         if self.examples is not None:
             return self.examples
-        return not (self.planned_config or self.planned_pruning)
+        return not (self.planned_config or self.planned_pruning or self.planned_registration)
 
     @property
     def aligns_examples(self) -> bool:
