@@ -112,12 +112,22 @@ def _saved_model(source: str, stmts: list[ast.stmt]) -> str:
 
 
 def _fit(source: str, stmt: ast.stmt) -> tuple[str, str]:
-    """(receiver, first argument) of the `.fit(...)` call in ``stmt`` ('' where there is none)."""
+    """(what was fitted, first argument) of the `.fit(...)` call in ``stmt`` ('' where there is none).
+
+    What was fitted is the call's receiver, or, for `model = Ridge(alpha=a).fit(X, y)`, the name it is assigned
+    to (scikit-learn's fit returns the estimator; the receiver expression would build a new, unfitted one).
+    """
+    assigned = {id(n.value): n.targets[0] for n in ast.walk(stmt) if isinstance(n, ast.Assign) and len(n.targets) == 1}
     for node in ast.walk(stmt):
         call = _call_on(node, "fit")
-        if call is not None:
-            first = _segment(source, call.args[0]) if call.args else ""
-            return _segment(source, call.func.value), first  # type: ignore[union-attr]
+        if call is None:
+            continue
+        first = _segment(source, call.args[0]) if call.args else ""
+        receiver = call.func.value  # type: ignore[union-attr]
+        if not isinstance(receiver, (ast.Name, ast.Attribute)):
+            target = assigned.get(id(call))
+            receiver = target if isinstance(target, (ast.Name, ast.Attribute)) else None
+        return (_segment(source, receiver) if receiver is not None else ""), first
     return "", ""
 
 
@@ -143,10 +153,12 @@ def _params(source: str, stmts: list[ast.stmt], before: int) -> str:
     return tracking_plan.params_dict(source)
 
 
-def _metrics(source: str, scope: str, after: int, trainer: str, lightning: bool) -> str:
-    """The log_metrics argument: the values the prints after training report, else Lightning's callback_metrics."""
+def _metrics(source: str, scope: str, start: int, trainer: str, lightning: bool) -> str:
+    """The log_metrics argument: the values the prints from the training statement on report (a print in the
+    epoch loop gives the last epoch's values), else Lightning's callback_metrics."""
     name = "" if scope == MODULE else scope
-    printed = [p for p in tracking_plan.printed_metrics(source, limit=None, guard=True) if p.scope == name and p.line > after]
+    printed = [p for p in tracking_plan.printed_metrics(source, limit=None, guard=True)
+               if p.scope == name and p.line >= start]
     values: dict[str, str] = {}
     for p in printed:
         for label, expr in p.values:
@@ -168,8 +180,10 @@ def skeleton(o: Outline, source: str, flavor: str, instruction: str = "") -> lis
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     scope = work_scope(o)
-    if not any(m.scope == scope for m in o.models):  # a trainer class's method: the scope that builds the model
-        scope = o.models[-1].scope if o.models else scope
+    if not any(m.scope == scope for m in o.models):
+        # a trainer class's method: the scope that builds the model, or that calls the trainer
+        outer = [m.scope for m in o.models] or [t.scope for t in o.training if t.scope != scope]
+        scope = outer[-1] if outer else scope
     trained = [t for t in o.training if t.scope == scope]
     body = next((s.body for s in _scopes(tree) if s.name == scope), None)
     if not trained or not body:
@@ -193,7 +207,7 @@ def skeleton(o: Outline, source: str, flavor: str, instruction: str = "") -> lis
     if not model:
         return []
     params = _params(source, stmts, top.lineno)
-    metrics = _metrics(source, scope, (top.end_lineno or top.lineno), trainer, lightning)
+    metrics = _metrics(source, scope, top.lineno, trainer, lightning)
     name = model_name(instruction, o.filename)
     extra = format_kwarg(flavor)
     run = ["with mlflow.start_run():"]

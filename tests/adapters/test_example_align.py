@@ -264,6 +264,7 @@ def test_an_example_renamed_into_a_near_copy_of_the_script_is_shown_with_its_own
     assert not near_duplicate(ex.before, script) and line_ratio(align(ex, script).before, script) == 1.0
     path = tmp_path / "train.py"
     path.write_text(script)
-    flow = Workflow(spec=get_adapter("registration:mlflow"), script=path, source=script, align_examples=True)
+    flow = Workflow(spec=get_adapter("registration:mlflow"), script=path, source=script, align_examples=True,
+                    examples=True)  # registration with its plan shows no example by default
     text = flow.example_text()
     assert "sklearn-forest" in text and "N_TREES" in text

@@ -153,7 +153,7 @@ def _flow(tmp_path: Path, key: str, name: str, **kw):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("key", ["tracking:mlflow", "hpo:optuna", "registration:mlflow"])
 def test_the_first_prompt_shows_the_example_only_when_enabled(tmp_path: Path, key: str):
-    on = _flow(tmp_path, key, "train.py")
+    on = _flow(tmp_path, key, "train.py", examples=True)  # registration's default leaves it out (its plan)
     off = _flow(tmp_path, key, "train.py", examples=False)
     text_on = on.build_prompt(on.source).messages[-1].content
     text_off = off.build_prompt(off.source).messages[-1].content

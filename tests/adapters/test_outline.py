@@ -91,10 +91,14 @@ def test_keras_registration_goes_after_fit_with_the_keras_flavor():
     fit = line_of(source, "model.fit(X_train")
     assert o.framework == "Keras" and [t.line for t in o.training] == [fit]
     assert [m.line for m in o.models] == [line_of(source, "model = keras.Sequential(")]
-    points = "\n".join(insertion_points(o, spec, source))
+    points = "\n".join(insertion_points(o, spec, source, exact_calls=False))  # the lines without the plan
     assert f"AFTER line {fit}, in main()" in points
     assert "mlflow.keras.log_model" in points
     assert f"line {line_of(source, 'model.evaluate(')}" in points  # the final metric
+    # with the plan (adapters/registration_plan.py): the run is written after main()'s last line, the save
+    planned = "\n".join(insertion_points(o, spec, source))
+    assert f"written after line {line_of(source, 'model.save(')}" in planned
+    assert "    mlflow.keras.log_model(model," in planned and "AFTER line" not in planned
 
 
 def test_lightning_outline_follows_training_through_a_local_function():
@@ -207,8 +211,12 @@ def test_training_in_a_helper_function_places_code_where_the_model_lives():
     # train() holds the loop, but main() builds the model, has the data and calls train().
     assert work_scope(o) == "main"
     call = line_of(src, "train(model, X_tr")
-    reg = "\n".join(insertion_points(o, get_adapter("registration:mlflow"), src))
+    reg = "\n".join(insertion_points(o, get_adapter("registration:mlflow"), src, exact_calls=False))
     assert f"AFTER line {call}, in main()" in reg and "mlflow.pytorch.log_model" in reg
+    planned = "\n".join(insertion_points(o, get_adapter("registration:mlflow"), src))
+    last = line_of(src, 'print(f"test accuracy')
+    assert f"in main(), written after line {last}" in planned
+    assert "        mlflow.pytorch.log_model(model, " in planned
     hpo = "\n".join(insertion_points(o, get_adapter("hpo:optuna"), src))
     assert f"INSIDE main(), after line {line_of(src, '= train_test_split(')} where `X_tr`" in hpo
     prune = "\n".join(insertion_points(o, get_adapter("pruning:torch"), src))
@@ -219,9 +227,12 @@ def test_training_in_a_helper_function_places_code_where_the_model_lives():
 
 def test_readme_example_registration_point_is_after_fit():
     source = (ROOT / "examples" / "train_diabetes.py").read_text()
-    points = "\n".join(insertion_points(build(source), get_adapter("registration:mlflow"), source))
+    points = "\n".join(insertion_points(build(source), get_adapter("registration:mlflow"), source,
+                                        exact_calls=False))
     assert f"AFTER line {line_of(source, 'model.fit(X_train')}" in points
     assert "mlflow.sklearn.log_model" in points
+    planned = "\n".join(insertion_points(build(source), get_adapter("registration:mlflow"), source))
+    assert f"lines {line_of(source, 'model.fit(X_train')}-" in planned and "mlflow.sklearn.log_model(model," in planned
 
 
 def test_module_level_script_has_no_main_and_no_inside_main_advice():
