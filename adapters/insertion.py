@@ -6,6 +6,7 @@ insertion_points for the "Where ... goes:" part of the block.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from opsgraft.adapters.outline import MODULE, Outline, Site, _label, _listing, tool_uses, work_scope
@@ -91,6 +92,14 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
     own = [m for m in metrics if m.scope == w]  # line order means something only within one function
     if func == "tracking":
         from opsgraft.adapters import tracking_plan
+
+        # the object that trains (`trainer.fit(...)`) is built inside the run too: told "before line 81" (the fit),
+        # the tuning half's Lightning answers wrapped the fit alone and dropped the Trainer built above it (3 of 3)
+        receiver = re.match(r"([A-Za-z_]\w*)\.fit\b", train[0].text) if train else None
+        built = [ln for ln, name in o.assigned.get(w, ()) if receiver and name == receiver.group(1)
+                 and ln <= train[0].line]
+        if built and first:
+            first = min(first, max(built))
 
         exact = exact_calls and spec.component in {"mlflow", "wandb"}
         run_call = tracking_plan.run_call(source, spec.component) if exact else ""

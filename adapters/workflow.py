@@ -191,6 +191,21 @@ class Workflow:
                                           self.task.instruction))
 
     @property
+    def planned_tracking(self) -> bool:
+        """Tracking with MLflow or W&B on a script whose prints adapters/tracking_plan.py writes the log calls before.
+
+        Issue 16, tracking, n=3, round 0: with the plan and the worked example, the tuning half's keras-conv answers
+        copied the example's `history.history['val_mae']` print and its format into a log call (SyntaxError,
+        KeyError; 0 of 3, trk-tune2). Measured without the example: see README.
+        """
+        if self.spec.functionality != "tracking" or self.spec.component not in {"mlflow", "wandb"} or \
+                not self.exact_calls or not self.outline:
+            return False
+        from opsgraft.adapters import tracking_plan
+
+        return bool(tracking_plan.metric_lines(self.source, self.spec.component))
+
+    @property
     def planned_registration(self) -> bool:
         """Registration on a script whose trained model adapters/registration_plan.py writes the run after.
 
@@ -238,7 +253,7 @@ class Workflow:
         """Whether the first prompt shows a worked example (``examples``, resolved)."""
         if self.examples is not None:
             return self.examples
-        return not (self.planned_config or self.planned_pruning or self.planned_registration)
+        return not (self.planned_config or self.planned_pruning or self.planned_registration or self.planned_tracking)
 
     @property
     def aligns_examples(self) -> bool:

@@ -135,3 +135,35 @@ def test_lightning_autolog_put_where_the_outline_says_passes_the_tasks_checker()
     assert before.status != "passed"
     after = judge(task, Candidate(task.id, 0, {task.entry: grafted}, task.entry))
     assert after.status == "passed", (after.verdict, after.execution.stderr_tail[-1500:], grafted)
+
+
+def test_the_worked_example_is_left_out_where_the_log_calls_are_written(tmp_path: Path):
+    from opsgraft.adapters.workflow import Workflow
+
+    script = tmp_path / "train.py"
+    script.write_text(LOOP)
+    for key in ("tracking:mlflow", "tracking:wandb"):
+        flow = Workflow(spec=get_adapter(key), script=script, source=LOOP)
+        assert flow.planned_tracking and not flow.shows_example and flow.example_text() == ""
+        assert Workflow(spec=get_adapter(key), script=script, source=LOOP, examples=True).shows_example
+        assert not Workflow(spec=get_adapter(key), script=script, source=LOOP, exact_calls=False).planned_tracking
+    # a script that prints no numbers has no log calls written: the example stays
+    quiet = "import numpy as np\n\ndef main():\n    np.zeros(3).sum()\n\nmain()\n"
+    script.write_text(quiet)
+    flow = Workflow(spec=get_adapter("tracking:mlflow"), script=script, source=quiet)
+    assert not flow.planned_tracking and flow.shows_example
+    # DVCLive (a plugin) gets no exact calls, so it keeps its example
+    script.write_text(LOOP)
+    assert not Workflow(spec=get_adapter("tracking:dvclive"), script=script, source=LOOP).planned_tracking
+
+
+def test_the_run_starts_before_the_trainer_that_fits_is_built():
+    # tuning half, lightning-digits-cnn (0 of 3): told "start the run before line 81" (the fit), every answer
+    # wrapped `trainer.fit(...)` alone and dropped the `trainer = pl.Trainer(...)` statement above it
+    task = load_task("tracking-mlflow-lightning-digits-cnn")
+    source = input_files(task)[task.entry]
+    lines = source.splitlines()
+    built = next(i for i, line in enumerate(lines, 1) if line.strip().startswith("trainer = pl.Trainer("))
+    fit = next(i for i, line in enumerate(lines, 1) if line.strip().startswith("trainer.fit("))
+    text = render(source, get_adapter("tracking:mlflow"), "train.py")
+    assert f"start the MLflow run in main() before line {built} and end it after line {fit}" in text
