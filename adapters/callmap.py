@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -53,9 +53,6 @@ class Entry:
     skip: str = ""
     empty: str = ""
     text: str = ""  # the regex of a `text` entry
-    # a read's target where the script keeps the value under a name it only reads attributes of (`cfg = run.config`
-    # then `cfg.lr`): the name becomes an object with those attributes, and the attribute reads stay as they are
-    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ def load(key: str) -> CallMap | None:
         entries.append(Entry(
             e["kind"], tuple(_pattern(m) for m in ([] if e["kind"] == "text" else match)), e.get("target", ""),
             e.get("binds", ""), tuple((e.get("context") or {}).items()), e.get("skip", ""), e.get("empty", ""),
-            match if e["kind"] == "text" else "", e.get("namespace", "")))
+            match if e["kind"] == "text" else ""))
     sc = raw.get("scaffold")
     return CallMap(key, int(raw["version"]), tuple(raw["modules"]), tuple((raw.get("symbols") or {}).items()),
                    tuple(raw.get("setup") or ()), raw.get("unmapped", ""), tuple(entries),
@@ -163,7 +160,6 @@ class _Matcher:
         self.binders = [e for e in cm.entries if e.binds]
         self.used = False  # the script imports the source tool
         self.funcs = {f.name: f for f in tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        self.namespaces: set[tuple[int, str]] = set()  # (id of the scope, name): see Entry.namespace
 
     # names -----------------------------------------------------------------
     def normal(self, dotted: str) -> str:
@@ -259,50 +255,6 @@ class _Matcher:
             if kw.arg:
                 self.bind(func, kw.arg, self.canon(kw.value, chain))
 
-    def scope_of(self, name: str, chain: tuple[ast.AST, ...]) -> ast.AST | None:
-        return next((scope for scope in chain if name in self.env.get(scope, {})), None)
-
-    def find_namespaces(self) -> None:
-        """The names bound to a value whose read entry has a ``namespace`` target, when every use of every such
-        name only reads an attribute (`cfg.lr`) or passes the name to the script's own function, and the
-        target's context is known (`config=CONFIG` given to `wandb.init`). Otherwise none: the plain-dict map."""
-        spaced = [e for e in self.cm.entries if e.kind == "read" and e.namespace]
-        names = {(id(scope), name) for scope, env in self.env.items() for name, value in env.items()
-                 if any(p.match(value) for e in spaced for p in e.patterns)}
-        needed = {n.split("|")[0][4:] for e in spaced for n in _PLACEHOLDER.findall(e.namespace) if n.startswith("ctx:")}
-        if not names or not needed <= set(self.context):
-            return
-        parent = {id(c): n for n in ast.walk(self.tree) for c in ast.iter_child_nodes(n)}
-        for stmt, chain in _statements(self.tree.body, (self.tree,)):
-            nodes = list(_headers(stmt))
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)):  # the binding itself: `cfg = run.config`
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                nodes = [n for n in nodes if not any(n is t for t in targets)]
-            for node in nodes:
-                if not isinstance(node, ast.Name):
-                    continue
-                scope = self.scope_of(node.id, chain)
-                if scope is None or (id(scope), node.id) not in names:
-                    continue
-                up = parent.get(id(node))
-                if isinstance(up, ast.Attribute) and isinstance(up.ctx, ast.Load):
-                    call = parent.get(id(up))
-                    if not (isinstance(call, ast.Call) and call.func is up):  # `cfg.update(...)`: a dict method
-                        continue
-                elif isinstance(up, ast.Call) and any(a is node for a in up.args) and \
-                        isinstance(up.func, ast.Name) and up.func.id in self.funcs:
-                    continue
-                return  # a subscript, a method call, `**cfg`, a store: the name must stay a dict
-        self.namespaces = names
-
-    def spaced(self, node: ast.AST, chain: tuple[ast.AST, ...]) -> bool:
-        """`cfg.lr` (or `cfg` itself) where `cfg` is kept as a namespace."""
-        name = node.value if isinstance(node, ast.Attribute) else node
-        if not isinstance(name, ast.Name):
-            return False
-        scope = self.scope_of(name.id, chain)
-        return scope is not None and (id(scope), name.id) in self.namespaces
-
     # matching ----------------------------------------------------------------
     def match(self, stmt: ast.stmt, chain: tuple[ast.AST, ...]) -> tuple[Entry, ast.AST] | None:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -329,8 +281,6 @@ class _Matcher:
                 func = self.canon(node.func, chain)
                 hit = self.entry("call", func) or self.entry("call", self.unbound(node.func, chain))
             elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, ast.Load):
-                if isinstance(node, ast.Attribute) and self.spaced(node, chain):
-                    continue  # `cfg.lr` on a namespace: it stays as it is
                 hit = self.entry("read", self.canon(node, chain)) or self.entry("read", self.unbound(node, chain))
             if hit and hit.target:
                 yield hit, node
@@ -371,7 +321,7 @@ class _Matcher:
 
     def uses_tool(self, stmt: ast.stmt, chain: tuple[ast.AST, ...]) -> bool:
         return any(isinstance(n, (ast.Attribute, ast.Call)) and self.tool(self.canon(n, chain))
-                   and not (isinstance(n, ast.Attribute) and self.spaced(n, chain)) for n in _headers(stmt))
+                   for n in _headers(stmt))
 
     # rendering ---------------------------------------------------------------
     def seg(self, node: ast.AST | None, limit: int = 30) -> str:
@@ -470,11 +420,6 @@ def find(source: str, translation_key: str) -> list[Mapping]:
         return []
     if not m.used:
         return []
-    for stmt, chain in _statements(tree.body, (tree,)):  # the context first (`config=CONFIG`), for namespaces
-        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for e, node in m.uses(stmt, chain):
-                m.remember(e, node)
-    m.find_namespaces()
     hits: list[tuple[ast.stmt, tuple[ast.AST, ...], Entry | None, ast.AST]] = []
     for stmt, chain in _statements(tree.body, (tree,)):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -497,9 +442,6 @@ def find(source: str, translation_key: str) -> list[Mapping]:
         shown = _short(first[0] if first else "") if e is None or e.kind in ("import", "text") or \
             isinstance(stmt, (ast.For, ast.While, ast.If, ast.With)) and node is stmt else \
             _short(ast.get_source_segment(source, stmt if e.kind == "store" else node) or "")
-        if e and e.namespace and isinstance(stmt, ast.Assign) and stmt.value is node and \
-                any(isinstance(t, ast.Name) and m.spaced(t, chain) for t in stmt.targets):
-            e = replace(e, target=e.namespace)
         target = m.fill(e, node, stmt, chain) if e else cm.unmapped
         line = getattr(node, "lineno", stmt.lineno) if e and e.kind in ("read", "call") else stmt.lineno
         shape = ""
