@@ -142,11 +142,14 @@ def test_the_worked_example_is_left_out_where_the_log_calls_are_written(tmp_path
 
     script = tmp_path / "train.py"
     script.write_text(LOOP)
-    for key in ("tracking:mlflow", "tracking:wandb"):
-        flow = Workflow(spec=get_adapter(key), script=script, source=LOOP)
-        assert flow.planned_tracking and not flow.shows_example and flow.example_text() == ""
-        assert Workflow(spec=get_adapter(key), script=script, source=LOOP, examples=True).shows_example
-        assert not Workflow(spec=get_adapter(key), script=script, source=LOOP, exact_calls=False).planned_tracking
+    key = "tracking:mlflow"
+    flow = Workflow(spec=get_adapter(key), script=script, source=LOOP)
+    assert flow.planned_tracking and not flow.shows_example and flow.example_text() == ""
+    assert Workflow(spec=get_adapter(key), script=script, source=LOOP, examples=True).shows_example
+    assert not Workflow(spec=get_adapter(key), script=script, source=LOOP, exact_calls=False).planned_tracking
+    # W&B keeps its example: measured worse without it (tuning gcn 3 of 3 -> 0 of 3)
+    wandb = Workflow(spec=get_adapter("tracking:wandb"), script=script, source=LOOP)
+    assert not wandb.planned_tracking and wandb.shows_example
     # a script that prints no numbers has no log calls written: the example stays
     quiet = "import numpy as np\n\ndef main():\n    np.zeros(3).sum()\n\nmain()\n"
     script.write_text(quiet)
