@@ -45,7 +45,8 @@ examples_option = click.option(
     "--examples/--no-examples", "examples", default=None,
     help="Show the model the nearest worked example (the same change on a small script) in the first prompt "
          "(default: on; off for config:json when the tool finds the script's settings and writes the loader, and "
-         "for pruning and registration when the outline writes their calls into the script's own lines).")
+         "for pruning, registration and MLflow tracking when the outline writes their calls into the script's own "
+         "lines).")
 align_examples_option = click.option(
     "--align-examples/--no-align-examples", "align_examples", default=None,
     help="Rename the worked example's variables to the script's own where their use shows they match "
