@@ -37,7 +37,7 @@ _QUOTED = re.compile(r"[\"'\u201c]([A-Za-z0-9][\w.-]*)[\"'\u201d]")
 _DEFAULTS = {"sklearn": ("skops", "cloudpickle"), "pytorch": ("SERIALIZATION_FORMAT_PT2", "pickle")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def format_kwarg(flavor: str) -> str:
     """``, serialization_format="..."`` where the installed MLflow flavor's default needs it ('' otherwise).
 
@@ -74,11 +74,15 @@ def _is_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__name__" in ast.dump(node.test)
 
 
+def _guard_body(node: ast.stmt) -> list[ast.stmt]:
+    return node.body if isinstance(node, ast.If) else []
+
+
 def _statements(body: list[ast.stmt], line: int) -> list[ast.stmt]:
     """The statement list that holds ``line`` at its top: ``body``, or the entry guard's body in it."""
     for node in body:
         if _is_guard(node) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            return node.body
+            return _guard_body(node)
     return body
 
 
@@ -102,7 +106,7 @@ def _saved_model(source: str, stmts: list[ast.stmt]) -> str:
             arg = node.args[0]
             if func in {"torch.save", "pickle.dump", "joblib.dump"}:
                 inner = _call_on(arg, "state_dict")
-                target = inner.func.value if inner is not None else arg  # type: ignore[union-attr]
+                target = inner.func.value if inner is not None else arg  # type: ignore[attr-defined]
                 if isinstance(target, (ast.Name, ast.Attribute)):
                     return _segment(source, target)
             elif isinstance(node.func, ast.Attribute) and node.func.attr == "save" and \
@@ -123,7 +127,7 @@ def _fit(source: str, stmt: ast.stmt) -> tuple[str, str]:
         if call is None:
             continue
         first = _segment(source, call.args[0]) if call.args else ""
-        receiver = call.func.value  # type: ignore[union-attr]
+        receiver: ast.expr | None = call.func.value  # type: ignore[attr-defined]
         if not isinstance(receiver, (ast.Name, ast.Attribute)):
             target = assigned.get(id(call))
             receiver = target if isinstance(target, (ast.Name, ast.Attribute)) else None
@@ -142,7 +146,7 @@ def _params(source: str, stmts: list[ast.stmt], before: int) -> str:
         if isinstance(target, ast.Name) and isinstance(value, ast.Call) and \
                 _segment(source, value.func).endswith("parse_args"):
             return f"vars({target.id})"
-        pairs = list(zip(target.elts, value.elts)) if isinstance(target, ast.Tuple) and \
+        pairs = list(zip(target.elts, value.elts, strict=True)) if isinstance(target, ast.Tuple) and \
             isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts) else [(target, value)]
         for name, val in pairs:
             if isinstance(name, ast.Name) and isinstance(val, ast.Constant) and \
@@ -157,7 +161,7 @@ def _metrics(source: str, scope: str, start: int, trainer: str, lightning: bool)
     """The log_metrics argument: the values the prints from the training statement on report (a print in the
     epoch loop gives the last epoch's values), else Lightning's callback_metrics."""
     name = "" if scope == MODULE else scope
-    printed = [p for p in tracking_plan.printed_metrics(source, limit=None, guard=True)
+    printed = [p for p in tracking_plan.printed_metrics(source, limit=None, in_guard=True)
                if p.scope == name and p.line >= start]
     values: dict[str, str] = {}
     for p in printed:

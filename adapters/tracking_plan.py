@@ -105,16 +105,16 @@ def _scopes(tree: ast.Module) -> dict[int, str]:
     return out
 
 
-def printed_metrics(source: str, limit: int | None = _LIMIT, guard: bool = False) -> list[PrintedMetrics]:
+def printed_metrics(source: str, limit: int | None = _LIMIT, in_guard: bool = False) -> list[PrintedMetrics]:
     """The prints that report numbers, in line order (none for a script that does not parse); the first ``limit``.
 
-    ``guard``: also the prints in the `if __name__ == "__main__":` block (at module level there).
+    ``in_guard``: also the prints in the `if __name__ == "__main__":` block (at module level there).
     """
     try:
         tree = pyast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    in_guard, guard = guard, next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
+    guard = next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
                   and "__name__" in (ast.get_source_segment(source, g.test) or "")), (0, -1))
     counters = _loop_counters(tree)
     scopes = _scopes(tree)
