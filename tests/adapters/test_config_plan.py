@@ -166,7 +166,7 @@ def test_by_default_config_json_gets_the_head_and_no_example_and_other_adapters_
         flow.build_prompt(TORCH).prefill
     bare = "print('no settings here')\n"
     assert not Workflow(spec=get_adapter("config:json"), script=script, source=bare, mode="none").uses_scaffold
-    other = Workflow(spec=get_adapter("tracking:mlflow"), script=script, source=TORCH, mode="none")
+    other = Workflow(spec=get_adapter("tracking:wandb"), script=script, source=TORCH, mode="none")
     assert other.shows_example and not other.uses_scaffold and not other.build_prompt(TORCH).prefill
     forced = Workflow(spec=get_adapter("config:json"), script=script, source=TORCH, mode="none", examples=True,
                       scaffold=False)
