@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 
 from opsgraft import pyast
-from opsgraft.adapters.outline import MODULE, Outline, Site, _scopes
+from opsgraft.adapters.outline import MODULE, Outline, Site, _scopes, built_line
 from opsgraft.adapters.tracking_plan import _pairs
 
 _MAX_LINES = 16  # the objective's lines shown at most; the outline stays under about 500 tokens
@@ -154,11 +154,9 @@ def skeleton(o: Outline, source: str, scope: str, instruction: str = "") -> list
     first = models[-1].line if models and models[-1].line <= train[0].line else train[0].line
     # the object that trains (`trainer.fit(...)`, `forest.fit(...)`) is built in the objective too, so that
     # every trial starts from scratch
-    receiver = re.match(r"([A-Za-z_]\w*)\.", train[0].text)
-    built = [ln for ln, name in o.assigned.get(scope, ()) if receiver and name == receiver.group(1)
-             and ln <= train[0].line]
+    built = built_line(o, scope, train[0])
     if built:
-        first = min(first, max(built))
+        first = min(first, built)
     score = next((m for m in o.metrics if m.scope == scope and m.line >= train[0].line), None)
     if score is None:
         return []

@@ -6,10 +6,18 @@ insertion_points for the "Where ... goes:" part of the block.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from opsgraft.adapters.outline import MODULE, Outline, Site, _label, _listing, tool_uses, work_scope
+from opsgraft.adapters.outline import (
+    MODULE,
+    Outline,
+    Site,
+    _label,
+    _listing,
+    built_line,
+    tool_uses,
+    work_scope,
+)
 from opsgraft.adapters.specs import AdapterSpec, mlflow_flavor
 
 
@@ -95,11 +103,9 @@ def insertion_points(o: Outline, spec: AdapterSpec, source: str, callmap: bool =
 
         # the object that trains (`trainer.fit(...)`) is built inside the run too: told "before line 81" (the fit),
         # the tuning half's Lightning answers wrapped the fit alone and dropped the Trainer built above it (3 of 3)
-        receiver = re.match(r"([A-Za-z_]\w*)\.fit\b", train[0].text) if train else None
-        built = [ln for ln, name in o.assigned.get(w, ()) if receiver and name == receiver.group(1)
-                 and ln <= train[0].line]
+        built = built_line(o, w, train[0], r"fit\b") if train else 0
         if built and first:
-            first = min(first, max(built))
+            first = min(first, built)
 
         exact = exact_calls and spec.component in {"mlflow", "wandb"}
         run_call = tracking_plan.run_call(source, spec.component) if exact else ""

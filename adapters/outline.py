@@ -365,6 +365,15 @@ def tool_uses(source: str, modules: tuple[str, ...]) -> list[Site]:
     return [out[k] for k in sorted(out)]
 
 
+def built_line(o: Outline, scope: str, site: Site, method: str = "") -> int:
+    """The last line in ``scope``, up to ``site``, that assigns the object whose method ``site`` calls
+    (`trainer` of `trainer.fit(...)`; ``method`` a regex the called method must match, '' any), else 0."""
+    receiver = re.match(rf"([A-Za-z_]\w*)\.{method}", site.text)
+    lines = [ln for ln, name in o.assigned.get(scope, ()) if receiver and name == receiver.group(1)
+             and ln <= site.line]
+    return max(lines, default=0)
+
+
 def _label(scope: str) -> str:
     return "module level" if scope == MODULE else f"{scope}()"
 

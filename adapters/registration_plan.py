@@ -24,6 +24,7 @@ from pathlib import Path
 from opsgraft import pyast
 from opsgraft.adapters import tracking_plan
 from opsgraft.adapters.outline import MODULE, Outline, _scopes, work_scope
+from opsgraft.adapters.tracking_plan import _segment
 
 _MAX_LINES = 24  # the excerpt's lines at most; a longer tail keeps its first and last statements
 _REQUIREMENTS = {"sklearn": '["scikit-learn"]', "pytorch": '["torch"]', "keras": '["keras", "torch"]'}
@@ -90,10 +91,6 @@ def _call_on(node: ast.AST, method: str) -> ast.Call | None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method:
         return node
     return None
-
-
-def _segment(source: str, node: ast.AST) -> str:
-    return " ".join((ast.get_source_segment(source, node) or "").split())
 
 
 def _saved_model(source: str, stmts: list[ast.stmt]) -> str:
