@@ -371,3 +371,48 @@ def test_the_dvc_scaffold_is_on_by_default_where_the_function_is_written_out(tmp
     assert not Workflow(spec=get_adapter("gitpython->dvc"), script=script, source=gl, exact_calls=False).uses_scaffold
     wb = (SCRIPTS / "wb_alias_summary.py").read_text()
     assert not Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=wb).uses_scaffold
+
+
+def test_config_attribute_reads_become_subscripts_through_aliases_and_parameters():
+    out = callmap.subscripted(WANDB, "wandb->mlflow")
+    assert len(out.splitlines()) == len(WANDB.splitlines())  # line for line: the outline's numbers still hold
+    assert "return cfg[\"hidden\"] * 2" in out  # a parameter passed the run's config
+    assert 'for epoch in range(cfg["epochs"]):' in out
+    # what is not a read through the script's own name stays: stores, calls, reads on the module
+    for kept in ("wb.config.depth = 3", 'wb.config.update({"extra": 1})', 'lr = wb.config["lr"]', "wb.run.name"):
+        assert kept in out
+    changed = [(a, b) for a, b in zip(WANDB.splitlines(), out.splitlines(), strict=True) if a != b]
+    assert len(changed) == 2, changed
+    # the rewritten reads are no longer listed: the target reads a dict the same way
+    listed = {m.line for m in callmap.find(out, "wandb->mlflow")}
+    assert line_of(out, "return cfg[") not in listed
+    assert line_of(out, "cfg = run.config") in listed
+
+
+def test_a_read_inside_an_fstring_takes_the_other_quote():
+    src = ('import wandb\n\ndef main():\n    wandb.init(config={"lr": 0.1})\n    cfg = wandb.config\n'
+           '    print(f"lr {cfg.lr} {cfg.lr:.2f}")\n    print(f\'x {cfg.lr}\')\n')
+    out = callmap.subscripted(src, "wandb->mlflow")
+    assert "print(f\"lr {cfg['lr']} {cfg['lr']:.2f}\")" in out
+    assert "print(f'x {cfg[\"lr\"]}')" in out
+    compile(out, "s.py", "exec")  # Python 3.11: a quote inside an f-string must differ from its own
+
+
+def test_subscripts_leave_scripts_without_the_tool_and_maps_without_reads_alone():
+    plain = "from types import SimpleNamespace\ncfg = SimpleNamespace(lr=0.1)\nprint(cfg.lr)\n"
+    assert callmap.subscripted(plain, "wandb->mlflow") == plain
+    git = "import git\nrepo = git.Repo('.')\nrepo.index.add(['a'])\nprint(repo.head.commit.hexsha)\n"
+    assert callmap.subscripted(git, "gitpython->dvc") == git
+    assert callmap.subscripted("def broken(:\n", "wandb->mlflow") == "def broken(:\n"
+
+
+def test_the_translation_workflow_shows_the_subscripted_script_and_leaves_the_file_alone(tmp_path):
+    from opsgraft.adapters.workflow import Workflow
+
+    script = tmp_path / "train.py"
+    script.write_text(WANDB)
+    flow = Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=WANDB)
+    assert 'cfg["hidden"]' in flow.source and 'cfg["hidden"]' in flow.build_prompt(flow.source).messages[-1].content
+    assert script.read_text() == WANDB
+    off = Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=WANDB, callmap=False)
+    assert off.source == WANDB
