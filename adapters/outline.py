@@ -73,6 +73,16 @@ class Outline:
         return not self.functions and not self.training and not self.data and not self.hyperparams
 
 
+def is_main_guard(stmt: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` (any test that reads ``__name__``)."""
+    return isinstance(stmt, ast.If) and any(isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(stmt.test))
+
+
+def guard_span(tree: ast.Module) -> tuple[int, int]:
+    """The lines of the module's first ``__name__`` guard; (0, -1) when it has none."""
+    return next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if is_main_guard(g)), (0, -1))
+
+
 def _dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
@@ -198,8 +208,7 @@ def _build(tree: ast.Module, source: str, filename: str) -> Outline:
         if any(_is_training(c) for c in calls):
             trainers.add(s.name)
 
-    guard = next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
-                  and "__name__" in (ast.get_source_segment(source, g.test) or "")), (0, -1))
+    guard = guard_span(tree)
     data: list[Site] = []
     models: list[Site] = []
     training: list[Site] = []
@@ -269,7 +278,7 @@ def _build(tree: ast.Module, source: str, filename: str) -> Outline:
     def by_line(sites: list[Site]) -> tuple[Site, ...]:
         return tuple(sorted(sites, key=lambda x: x.line))
 
-    return Outline(filename, functions, _entry(tree, source), _framework(tree), tuple(hyper),
+    return Outline(filename, functions, _entry(tree), _framework(tree), tuple(hyper),
                    by_line(data), by_line(models), by_line(training), by_line(loops), by_line(metrics),
                    {k: tuple(v) for k, v in assigned.items()})
 
@@ -317,9 +326,9 @@ def _is_model(call: ast.Call, names: tuple[str, ...], model_classes: set[str]) -
     return (last[:1].isupper() or factory) and any(_MODEL_NAME.match(n) for n in names)
 
 
-def _entry(tree: ast.Module, source: str) -> str:
+def _entry(tree: ast.Module) -> str:
     for stmt in tree.body:
-        if isinstance(stmt, ast.If) and "__name__" in (ast.get_source_segment(source, stmt.test) or ""):
+        if is_main_guard(stmt):
             calls = [f"{_dotted(n.func)}()" for n in ast.walk(stmt) if isinstance(n, ast.Call)]
             return f'`if __name__ == "__main__":` at line {stmt.lineno} calls {", ".join(calls[:3]) or "nothing"}'
     return ""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from opsgraft import pyast
 from opsgraft.adapters import tracking_plan
-from opsgraft.adapters.outline import MODULE, Outline, _scopes, work_scope
+from opsgraft.adapters.outline import MODULE, Outline, _scopes, is_main_guard, work_scope
 from opsgraft.adapters.tracking_plan import _segment
 
 _MAX_LINES = 24  # the excerpt's lines at most; a longer tail keeps its first and last statements
@@ -71,10 +71,6 @@ def model_name(instruction: str, filename: str = "") -> str:
     return f"{stem or 'script'}-model"
 
 
-def _is_guard(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and "__name__" in ast.dump(node.test)
-
-
 def _guard_body(node: ast.stmt) -> list[ast.stmt]:
     return node.body if isinstance(node, ast.If) else []
 
@@ -82,7 +78,7 @@ def _guard_body(node: ast.stmt) -> list[ast.stmt]:
 def _statements(body: list[ast.stmt], line: int) -> list[ast.stmt]:
     """The statement list that holds ``line`` at its top: ``body``, or the entry guard's body in it."""
     for node in body:
-        if _is_guard(node) and node.lineno <= line <= (node.end_lineno or node.lineno):
+        if is_main_guard(node) and node.lineno <= line <= (node.end_lineno or node.lineno):
             return _guard_body(node)
     return body
 
@@ -191,7 +187,7 @@ def skeleton(o: Outline, source: str, flavor: str, instruction: str = "") -> lis
         return []
     stmts = _statements(body, trained[-1].line)
     stmts = [s for s in stmts if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-             and not _is_guard(s)]
+             and not is_main_guard(s)]
     top = next((s for s in stmts if s.lineno <= trained[-1].line <= (s.end_lineno or s.lineno)), None)
     if top is None:
         return []

@@ -114,8 +114,7 @@ def printed_metrics(source: str, limit: int | None = _LIMIT, in_guard: bool = Fa
         tree = pyast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    guard = next(((g.lineno, g.end_lineno or g.lineno) for g in tree.body if isinstance(g, ast.If)
-                  and "__name__" in (ast.get_source_segment(source, g.test) or "")), (0, -1))
+    guard = outline.guard_span(tree)
     counters = _loop_counters(tree)
     scopes = _scopes(tree)
     found: list[PrintedMetrics] = []

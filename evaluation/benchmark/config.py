@@ -32,11 +32,18 @@ def mode_applies(mode: str, kind: str) -> bool:
     return (mode in INLINE_MODES) == (kind == "inline")
 
 
-def task_modes(cfg: BenchConfig, kind: str) -> list[str]:
-    """The modes run on a task of this kind."""
+def task_modes(cfg: BenchConfig, kind: str, model: ModelEntry | None = None) -> list[str]:
+    """The modes run on a task of this kind (by ``model``, when it runs only some of them)."""
     if kind == "translate" and cfg.translation_modes is not None:
-        return [m for m in cfg.translation_modes if mode_applies(m, kind)]
-    return [m for m in cfg.modes if mode_applies(m, kind)]
+        modes = [m for m in cfg.translation_modes if mode_applies(m, kind)]
+    else:
+        modes = [m for m in cfg.modes if mode_applies(m, kind)]
+    return [m for m in modes if model is None or model.modes is None or m in model.modes]
+
+
+def model_repair(cfg: BenchConfig, model: ModelEntry) -> int:
+    """The repair rounds ``model`` runs: its own, else the grid's."""
+    return cfg.repair if model.repair is None else model.repair
 
 
 class TaskSelection(BaseModel):
@@ -67,6 +74,10 @@ class ModelEntry(BaseModel):
     cassette: str | None = None  # replay
     context_window: int | None = Field(default=None, gt=0)
     n_threads: int | None = Field(default=None, gt=0)  # local
+    # This model runs only these of the grid's modes (inline and translation ones alike) and this many repair
+    # rounds: a cheap baseline row (a small model, zero-shot, no repair) beside the full grid of another.
+    modes: list[str] | None = Field(default=None, min_length=1)
+    repair: int | None = Field(default=None, ge=0, le=10)
 
 
 class BenchConfig(BaseModel):
@@ -171,6 +182,11 @@ def check_values(cfg: BenchConfig, where: str = "config") -> None:
         if m.backend == "replay" and not m.cassette:
             raise ConfigError(f"{where}: models[{i}]: backend replay needs 'cassette'")
         name = model_name(m)
+        grid_modes = [*cfg.modes, *(cfg.translation_modes or [])]
+        for mode in m.modes or []:
+            if mode not in grid_modes:
+                raise ConfigError(f"{where}: models[{i}]: modes: {mode!r} is not one of the grid's modes "
+                                  f"({', '.join(grid_modes)})")
         if name in names:
             raise ConfigError(f"{where}: models[{i}]: two models are named {name!r}; give each a distinct 'name'")
         names.add(name)

@@ -157,7 +157,8 @@ def _model_fact(name: str, spec: Any) -> str:
         return name
     where = spec.get("path") or spec.get("base_url") or ""
     sha = f" sha256 {str(spec['sha256'])[:12]}" if spec.get("sha256") else ""
-    return f"{name} ({spec.get('backend', '?')}{' ' + str(where) if where else ''}{sha})"
+    own = "".join(f", {key} {spec[key]}" for key in ("modes", "repair") if spec.get(key) is not None)
+    return f"{name} ({spec.get('backend', '?')}{' ' + str(where) if where else ''}{sha}{own})"
 
 
 def _write(path: Path, data: bytes) -> Path:

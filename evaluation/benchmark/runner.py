@@ -30,6 +30,7 @@ from opsgraft.evaluation.benchmark.config import (
     ModelEntry,
     local_model_file,
     model_name,
+    model_repair,
     resolve_path,
     select_tasks,
     task_modes,
@@ -51,6 +52,7 @@ class Unit:
     temperature: float
     task: Task
     samples: tuple[int, ...]
+    repair: int = 0  # repair rounds after a failed check (the model's, else the grid's)
 
     @property
     def cell(self) -> str:
@@ -70,16 +72,17 @@ class Grid:
               ) -> list[Unit]:
         """What is left to run, task by task (so a cut-short run compares the cells on the same tasks)."""
         out = []
-        for name in self.models:
+        for name, model in self.models.items():
+            repair = model_repair(self.cfg, model)
             for task in self.tasks:
-                for mode in task_modes(self.cfg, task.kind):
+                for mode in task_modes(self.cfg, task.kind, model):
                     for temp in self.cfg.temperatures:
                         cell = rec.cell_name(name, mode, temp)
                         todo = tuple(i for i in range(self.cfg.n) if (cell, task.id, i) not in done)
                         if not todo:
                             continue
                         parts = [(i,) for i in todo] if split_samples else [todo]
-                        out += [Unit(name, mode, temp, task, p) for p in parts]
+                        out += [Unit(name, mode, temp, task, p, repair) for p in parts]
         return out
 
     def cells(self) -> list[str]:
@@ -91,14 +94,14 @@ class Grid:
 
     def generations(self, units: Sequence[Unit] | None = None) -> tuple[int, int]:
         """(first answers, at most this many more repair answers) the units imply."""
-        chains = sum(len(u.samples) for u in (self.units() if units is None else units))
-        return chains, chains * self.cfg.repair
+        units = self.units() if units is None else units
+        return sum(len(u.samples) for u in units), sum(len(u.samples) * u.repair for u in units)
 
     def config_json(self) -> dict[str, Any]:
         """The grid as run.json records it (what a resumed run must match)."""
         data = self.cfg.model_dump(exclude={"tasks", "models"})
         data["tasks"] = [t.id for t in self.tasks]
-        data["models"] = [self.models[name].model_dump() | {"name": name} for name in self.models]
+        data["models"] = [_entry_json(self.models[name]) | {"name": name} for name in self.models]
         return data
 
     def models_json(self) -> dict[str, dict[str, Any]]:
@@ -112,8 +115,14 @@ class Grid:
             elif m.backend == "replay":
                 path = str(resolve_path(str(m.cassette), self.base).resolve())
             out[name] = {"backend": m.backend, "path": path, "sha256": sha, "base_url": m.base_url,
-                         "model": m.model}
+                         "model": m.model} | {k: v for k, v in (("modes", m.modes), ("repair", m.repair)) if v is not None}
         return out
+
+
+def _entry_json(entry: ModelEntry) -> dict[str, Any]:
+    """A model entry as run.json records it; a model's own modes and repair only where set, so that run
+    directories written before models had them still resume."""
+    return entry.model_dump(exclude={k for k in ("modes", "repair") if getattr(entry, k) is None})
 
 
 def make_grid(cfg: BenchConfig, base: Path | None = None, tasks_dir: Path | None = None) -> Grid:
@@ -136,7 +145,7 @@ def make_grid(cfg: BenchConfig, base: Path | None = None, tasks_dir: Path | None
 
 
 def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = True,
-                  batched: bool = True) -> Backend:
+                  batched: bool = True, coalesce: bool = False) -> Backend:
     """The backend of a model entry, built as `opsgraft adapt` builds it (response cache included)."""
     import inspect
 
@@ -157,6 +166,8 @@ def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = 
             kw["n_threads"] = entry.n_threads
         if "batched" in inspect.signature(LocalBackend.__init__).parameters:
             kw["batched"] = batched
+        if "coalesce" in inspect.signature(LocalBackend.__init__).parameters:
+            kw["coalesce"] = coalesce
         backend = get_backend("local", **kw)
     else:
         backend = get_backend("openai", model=entry.model, base_url=entry.base_url, api_key_env=entry.api_key_env,
@@ -169,8 +180,21 @@ def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = 
     return backend
 
 
+def _engine(backend: Any) -> Any:
+    """The continuous-batching engine under ``backend`` (through a response cache), or None."""
+    while backend is not None:
+        if getattr(backend, "engine", None) is not None:
+            return backend.engine
+        backend = getattr(backend, "inner", None)
+    return None
+
+
 class LockedBackend:
-    """One model shared by task workers: one generation at a time; counts busy time and tokens."""
+    """One model shared by task workers: one generation at a time; counts busy time and tokens.
+
+    Over a local model that coalesces (opsgraft/llm/engine.py) there is no lock: the workers' calls
+    decode together, and the busy time is the engine's.
+    """
 
     def __init__(self, inner: Backend, lock: threading.Lock | None = None):
         self.inner = inner
@@ -178,8 +202,15 @@ class LockedBackend:
         self.supports_prefill = getattr(inner, "supports_prefill", False)  # a translation's answer scaffold
         self._lock = lock or threading.Lock()
         self._local = threading.local()
-        self.busy_s = 0.0
+        self._busy_s = 0.0
         self.tokens = 0
+        self.engine = _engine(inner)
+        self._count = threading.Lock()
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds the model spent generating (the engine's own count where it coalesces)."""
+        return self._busy_s + (self.engine.busy_s if self.engine is not None else 0.0)
 
     def waited_s(self) -> float:
         """Seconds the calling thread has spent waiting for another worker's generation to end."""
@@ -192,13 +223,19 @@ class LockedBackend:
 
     def generate(self, messages: Sequence[Message], n: int = 1, temperature: float = 0.2, max_tokens: int = 1024,
                  seed: int | None = None, first_index: int = 0) -> list[Any]:
+        if self.engine is not None:  # each sample's wall_s is already its share of the model's steps
+            out = self.inner.generate(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                      first_index=first_index)
+            with self._count:
+                self.tokens += sum(g.usage.completion_tokens for g in out if not g.cached)
+            return out
         self._acquire()
         try:
             t0 = time.perf_counter()
             out = self.inner.generate(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                       first_index=first_index)
             call_s = time.perf_counter() - t0
-            self.busy_s += call_s
+            self._busy_s += call_s
             if len(out) > 1:
                 # Samples decoded together (batched llama.cpp, an OpenAI n=) each report the whole call's span;
                 # a record's generate time is the sample's share of the model's time, so tokens/s adds up.
@@ -209,6 +246,8 @@ class LockedBackend:
         return out
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
+        if self.engine is not None:  # tokenizing does not wait for the decode steps
+            return self.inner.count_tokens(messages)
         self._acquire()
         try:
             return self.inner.count_tokens(messages)
@@ -225,9 +264,11 @@ class RunOptions:
     device: str = "auto"
     isolation: str = "auto"
     overlap: bool = True  # task workers share the model; False: one sample generated, judged, then the next
-    workers: int = 0  # task workers with overlap (0: jobs + 1)
+    workers: int = 0  # task workers with overlap (0: jobs + 1, or jobs + 2 where the model coalesces)
     cache: bool = True  # the on-disk response cache of `opsgraft adapt`
     batched: bool = True  # multi-sequence decoding where the local backend offers it
+    # with overlap and batched: the workers' calls to a local model decode together (opsgraft/llm/engine.py)
+    coalesce: bool = True
     render: bool = True  # report.md/report.html at the end (if the report module is there)
     preserved: bool = True  # the preserved check, as `opsgraft adapt` runs it (where this opsgraft has it)
     mlflow_dir: Path | None = None
@@ -265,7 +306,9 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     summary = Summary(Path(run_dir), chains_total=total)
     emit("start", {"total": total, "done": len(done), "units": len(units)})
     pool = JudgePool(opts.executor, opts.jobs, opts.device, opts.isolation, preserved=opts.preserved)
-    factory = backend_factory or (lambda e: build_backend(e, grid.base, cache=opts.cache, batched=opts.batched))
+    coalesce = opts.coalesce and opts.overlap and opts.batched
+    factory = backend_factory or (lambda e: build_backend(e, grid.base, cache=opts.cache, batched=opts.batched,
+                                                          coalesce=coalesce))
     try:
         for name, entry in grid.models.items():
             todo = [u for u in units if u.model == name]
@@ -273,7 +316,8 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
                 continue
             emit("model", {"model": name})
             backend = LockedBackend(factory(entry))
-            workers = 1 if not opts.overlap else (opts.workers or opts.jobs + 1)
+            # coalescing, two workers' prompts decode together while a third one's samples are judged
+            workers = 1 if not opts.overlap else (opts.workers or opts.jobs + (2 if backend.engine else 1))
             failed = _run_units(todo, backend, pool, rd, grid.cfg, workers, emit, opts.preserved)
             summary.failed_units += failed
             summary.generate_busy_s += backend.busy_s
@@ -389,7 +433,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     # is queueing, not retrieval (the smoke run's "retrieve" was 64 s of waiting on zero-shot prompts).
     retrieve_s = time.perf_counter() - t0 - (waited() - w0)
     kw: dict[str, Any] = {"n": cfg.n, "temperature": unit.temperature, "max_tokens": cfg.max_tokens,
-                          "seed": cfg.seed, "repair": cfg.repair, "run": True, "timeout_s": flow.task.timeout_s,
+                          "seed": cfg.seed, "repair": unit.repair, "run": True, "timeout_s": flow.task.timeout_s,
                           "samples": unit.samples}
     kw["stop_at_first_pass"] = False  # pass@k needs every chain
     kw["edit_format"] = flow.edit_format
@@ -438,7 +482,7 @@ class ChainRecorder:
             # A restore the chain does not keep is written after its final (passing) record: pass@k and the
             # preserved counts read the passing attempt (records.finished_chains stops at the last final).
             self.write(attempt, final=attempt.kept)
-        elif kind == "verdict" and (attempt.passed or attempt.round >= self.cfg.repair):
+        elif kind == "verdict" and (attempt.passed or attempt.round >= self.unit.repair):
             self.write(attempt, final=True)
         elif kind == "repair":
             self.write(attempt, final=False)  # a repair follows: this round was not the chain's last

@@ -27,6 +27,8 @@ def log_cells(store: Path, run_dir: Path, grid: Any, cells: Mapping[str, Mapping
     """Log (or update) one MLflow run per cell; returns the run ids."""
     from mlflow.tracking import MlflowClient
 
+    from opsgraft.evaluation.benchmark.config import model_repair
+
     uri = store_uri(store)
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(EXPERIMENT)
@@ -44,7 +46,8 @@ def log_cells(store: Path, run_dir: Path, grid: Any, cells: Mapping[str, Mapping
             run = client.create_run(exp_id, run_name=cell, tags={"opsgraft_bench_dir": where, "opsgraft_cell": cell})
             run_id = run.info.run_id
             for key, value in {"model": model, "mode": mode, "temperature": temperature, "n": cfg.n,
-                               "repair": cfg.repair, "seed": cfg.seed, "max_tokens": cfg.max_tokens,
+                               "repair": model_repair(cfg, grid.models[model]) if model in grid.models else cfg.repair,
+                               "seed": cfg.seed, "max_tokens": cfg.max_tokens,
                                "tasks": len(grid.tasks)}.items():
                 client.log_param(run_id, key, value)
         for key, value in scores.items():

@@ -94,15 +94,15 @@ def _print_grid(grid: Any) -> None:
 
     units = grid.units()
     table = Table(title=f"{len(grid.tasks)} task(s), n={grid.cfg.n}, repair={grid.cfg.repair}")
-    for col in ("cell (model|mode|temperature)", "tasks", "chains"):
+    for col in ("cell (model|mode|temperature)", "tasks", "chains", "repair"):
         table.add_column(col)
     per: dict[str, list[int]] = {}
     for u in units:
-        per.setdefault(u.cell, [0, 0])
+        per.setdefault(u.cell, [0, 0, u.repair])
         per[u.cell][0] += 1
         per[u.cell][1] += len(u.samples)
-    for cell, (t, c) in per.items():
-        table.add_row(cell, str(t), str(c))
+    for cell, (t, c, r) in per.items():
+        table.add_row(cell, str(t), str(c), str(r))
     wide_console().print(table)
     first, repairs = grid.generations(units)
     click.echo(f"cells: {len(per)}; generations: {first} first answers"

@@ -9,6 +9,7 @@ the prompt (llama.cpp keeps the longest common prefix). Either way pass@k pays o
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from opsgraft.config import MODEL_ALIASES, MODELS, model_path, model_spec
 from opsgraft.errors import BackendError, UnknownComponentError
 from opsgraft.llm.base import ProgressFn, check_context
+from opsgraft.llm.engine import Engine
 from opsgraft.types import Generation, Message, Usage
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class LocalBackend:
         top_k: int = 40,
         batched: bool = True,
         max_seqs: int = 8,
+        coalesce: bool = False,
+        kv_cells: int | None = None,
     ) -> None:
         name, path = resolve_model(model_file)
         if not path.is_file():
@@ -111,8 +115,13 @@ class LocalBackend:
         self.top_p = top_p
         self.top_k = top_k
         t0 = time.perf_counter()
+        # coalesce: the calls of several threads decode together (opsgraft/llm/engine.py); the context then
+        # holds kv_cells (default two windows of n_ctx) so that two prompts' samples fit side by side, while
+        # each call still gets a window of n_ctx (what prompts are fitted to).
+        coalesce = coalesce and batched
+        cells = (kv_cells or 2 * n_ctx) if coalesce else n_ctx
         self.llm = _counting_llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+            model_path=str(path), n_ctx=cells, n_threads=n_threads, n_threads_batch=n_threads,
             n_batch=n_batch, flash_attn=flash_attn, verbose=False, n_seq_max=max_seqs if batched else 1,
         )
         self.load_s = time.perf_counter() - t0
@@ -127,6 +136,11 @@ class LocalBackend:
             ids = self.llm.tokenize(s.encode(), add_bos=False, special=True)
             if len(ids) == 1:
                 self._stop_ids.add(ids[0])
+        self._tokenizing = threading.Lock()  # templating and tokenizing, from any thread (the vocab is read-only)
+        self.engine: Engine | None = None
+        if coalesce and self.batched:
+            self.engine = Engine(self.llm, self.n_seq_max, int(llama_cpp.llama_n_ctx(self.llm._ctx.ctx)), n_batch,
+                                 self._stop_ids, progress)
 
     def _make_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -152,9 +166,10 @@ class LocalBackend:
         """The chat-templated prompt as tokens."""
         prefill = messages[-1].content if messages and messages[-1].role == "assistant" else None
         turns = messages[:-1] if prefill is not None else messages
-        rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in turns])
-        text = rendered.prompt + (prefill or "")  # the template ends with the assistant turn's opening
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        with self._tokenizing:
+            rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in turns])
+            text = rendered.prompt + (prefill or "")  # the template ends with the assistant turn's opening
+            return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens of the templated prompt, with the model's own tokenizer."""
@@ -181,11 +196,38 @@ class LocalBackend:
         """Evaluate the prompt once, then sample ``n`` continuations from the saved prefix."""
         check_context(self, messages, max_tokens)
         tokens = self.prompt_tokens(messages)
-        self.llm.prompt_len = len(tokens)
         base = seed if seed is not None else 0x5EED
+        if self.engine is not None:
+            return self._generate_coalesced(tokens, n, temperature, max_tokens, base, first_index)
+        self.llm.prompt_len = len(tokens)
         if self.batched and n > 1:
             return self._generate_batched(tokens, n, temperature, max_tokens, base, first_index)
         return self._generate_sequential(tokens, n, temperature, max_tokens, base, first_index)
+
+    def _generate_coalesced(self, tokens: list[int], n: int, temperature: float, max_tokens: int,
+                            base: int, first_index: int) -> list[Generation]:
+        """Through the engine: this call's samples decode in the same steps as other threads' calls."""
+        from opsgraft.llm.batched import SamplingParams, group_size
+        from opsgraft.llm.engine import Request
+
+        assert self.engine is not None
+        size = group_size(n, len(tokens), max_tokens, self.engine.kv_cells, self.n_seq_max)
+        params = SamplingParams(temperature=temperature, top_k=self.top_k, top_p=self.top_p)
+        indices = list(range(first_index, first_index + n))
+        out = []
+        for start in range(0, n, size):
+            req = Request(tokens, indices[start:start + size], base, params, max_tokens)
+            for res in self.engine.submit(req):
+                with self._tokenizing:
+                    text = self.llm.detokenize(res.tokens).decode("utf-8", errors="replace")
+                out.append(Generation(
+                    text=text, index=res.index, model=self.model, backend=self.name,
+                    usage=Usage(prompt_tokens=res.prompt_tokens, completion_tokens=len(res.tokens)),
+                    wall_s=res.wall_s, prompt_eval_s=res.prompt_eval_s, finish_reason=res.finish_reason,
+                ))
+                log.info("sample %d: %d tokens, %.1fs of the model's time, decoded with other calls", res.index,
+                         len(res.tokens), res.wall_s)
+        return out
 
     def _generate_batched(self, tokens: list[int], n: int, temperature: float, max_tokens: int,
                           base: int, first_index: int) -> list[Generation]:

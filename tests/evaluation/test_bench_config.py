@@ -137,3 +137,35 @@ def test_every_prompt_knob_is_a_config_key_and_a_workflow_field():
     assert "exact_calls" in PROMPT_KNOBS
     for knob in PROMPT_KNOBS:
         assert knob in BenchConfig.model_fields and knob in fields, knob
+
+
+def test_a_model_runs_only_its_own_modes_and_repair(cassette: Path):
+    corpus = [t for t in load_corpus() if t.kind != "ablation"]
+    inline = sum(1 for t in corpus if t.kind == "inline")
+    translate = len(corpus) - inline
+    cfg = parse_config({"modes": ["zero-shot", "rag"], "translation_modes": ["docs-search", "llm-search"],
+                        "repair": 2, "models": [
+                            {"name": "big", "backend": "replay", "cassette": str(cassette)},
+                            {"name": "small", "backend": "replay", "cassette": str(cassette),
+                             "modes": ["zero-shot", "docs-search"], "repair": 0}]})
+    from opsgraft.evaluation.benchmark.runner import make_grid
+
+    grid = make_grid(cfg)
+    small = [u for u in grid.units() if u.model == "small"]
+    assert {u.mode for u in small} == {"zero-shot", "docs-search"} and {u.repair for u in small} == {0}
+    assert {u.repair for u in grid.units() if u.model == "big"} == {2}
+    first_big = (inline * 2 + translate * 2) * 3
+    first_small = (inline + translate) * 3
+    assert grid.generations() == (first_big + first_small, 2 * first_big)
+    # run.json keeps a model's own settings, and an entry without them dumps as before they existed
+    dumped = grid.config_json()["models"]
+    assert "modes" not in dumped[0] and "repair" not in dumped[0]
+    assert dumped[1]["modes"] == ["zero-shot", "docs-search"] and dumped[1]["repair"] == 0
+
+
+def test_a_models_mode_outside_the_grid_is_a_one_line_error(cassette: Path):
+    with pytest.raises(ConfigError, match=r"models\[0\]: modes: 'rag' is not one of the grid's modes"):
+        parse_config({"modes": ["zero-shot"], "models": [{"backend": "replay", "cassette": str(cassette),
+                                                          "modes": ["rag"]}]})
+    with pytest.raises(ConfigError, match=r"models\[0\]\.repair: Input should be greater than or equal to 0"):
+        parse_config({"models": [{"backend": "local", "repair": -1}]})

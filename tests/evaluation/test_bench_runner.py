@@ -289,3 +289,22 @@ def test_waiting_for_another_workers_generation_is_counted_per_thread() -> None:
     other.start()
     other.join()
     assert seen == [0.0]  # another thread's waits are not this one's
+
+
+def test_each_model_runs_its_own_repair_rounds(tmp_path: Path):
+    task = PASS_TASK
+    other_fail = FAIL.replace("not adapted", "still not adapted")  # a repeated answer would be asked again
+    backends = {"big": ScriptedBackend([FAIL, other_fail], model="big"), "small": ScriptedBackend([FAIL], model="small")}
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    data = {"tasks": {"ids": [task]}, "n": 1, "repair": 1, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "big", "backend": "replay", "cassette": str(cassette)},
+                       {"name": "small", "backend": "replay", "cassette": str(cassette), "repair": 0}]}
+    summary = run_bench(make_grid(parse_config(data)), tmp_path / "run", RunOptions(isolation="none", render=False),
+                        backend_factory=lambda e: backends[e.name])
+    records = rec.read_records(tmp_path / "run")
+    got = sorted((r["model"], r["round"], r["final"]) for r in records)
+    assert got == [("big", 0, False), ("big", 1, True), ("small", 0, True)]
+    assert len(backends["big"].calls) == 2 and len(backends["small"].calls) == 1 and summary.judge_calls == 3
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["models"]["small"]["repair"] == 0 and "repair" not in run["models"]["big"]
