@@ -2,9 +2,14 @@
 
 Runs the same selection, seeds and model twice, each into a fresh run directory, with the response
 cache off: (i) as `opsgraft bench` runs (task workers share the model, judging overlaps generation,
-a prompt's n samples decoded together when LocalBackend takes `batched`), (ii) serial: one sample
-generated, then judged, then the next. Prints shipped/serial wall time (target <= 0.6) and each
-run's tokens/s. Heavy (runs the local model): run under `flock /tmp/opsgraft-heavy.lock`.
+the workers' prompts decode together, their n samples each as llama.cpp sequences: opsgraft/llm/engine.py),
+(ii) serial: one sample generated, then judged, then the next. Prints shipped/serial wall time
+(target <= 0.6) and each run's tokens/s. Heavy (runs the local model): run under
+`flock /tmp/opsgraft-heavy.lock`.
+
+The default selection is the smoke preset's (one task per functionality and kind), what a user
+runs first. Two tasks (`--tasks tracking-mlflow-sklearn-diabetes registration-mlflow-sklearn-iris`,
+the default until the engine) leave little to overlap: the last task's judging always trails.
 
 Run: .venv/bin/python bench/bench_wall.py [--tasks ID ...] [--n 3] [--model PATH|replay:CASSETTE] [--max-tokens M]
 """
@@ -17,12 +22,18 @@ from pathlib import Path
 
 from opsgraft.config import apply_offline_env
 
-TASKS = ["tracking-mlflow-sklearn-diabetes", "registration-mlflow-sklearn-iris"]
+
+def smoke_tasks() -> list[str]:
+    """The task ids of the smoke preset."""
+    from opsgraft.evaluation.benchmark.config import load_config
+
+    cfg, _ = load_config(preset="smoke")
+    return list(cfg.tasks.ids)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tasks", nargs="*", default=TASKS)
+    ap.add_argument("--tasks", nargs="*", default=None, help="task ids (default: the smoke preset's)")
     ap.add_argument("--n", type=int, default=3)
     ap.add_argument("--temperature", type=float, default=0.2)
     ap.add_argument("--max-tokens", type=int, default=2048)
@@ -35,7 +46,7 @@ def main() -> None:
     from opsgraft.evaluation.benchmark.config import parse_config, parse_model_flag
     from opsgraft.evaluation.benchmark.runner import RunOptions, make_grid, run_bench
 
-    data = {"tasks": {"ids": args.tasks}, "modes": ["zero-shot"], "temperatures": [args.temperature], "n": args.n,
+    data = {"tasks": {"ids": args.tasks or smoke_tasks()}, "modes": ["zero-shot"], "temperatures": [args.temperature], "n": args.n,
             "repair": 0, "max_tokens": args.max_tokens}
     if args.model:
         data["models"] = [parse_model_flag(args.model).model_dump()]

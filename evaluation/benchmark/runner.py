@@ -264,7 +264,7 @@ class RunOptions:
     device: str = "auto"
     isolation: str = "auto"
     overlap: bool = True  # task workers share the model; False: one sample generated, judged, then the next
-    workers: int = 0  # task workers with overlap (0: jobs + 1, or jobs + 2 where the model coalesces)
+    workers: int = 0  # task workers with overlap (0: jobs + 1, or jobs + 3 where the model coalesces)
     cache: bool = True  # the on-disk response cache of `opsgraft adapt`
     batched: bool = True  # multi-sequence decoding where the local backend offers it
     # with overlap and batched: the workers' calls to a local model decode together (opsgraft/llm/engine.py)
@@ -316,8 +316,9 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
                 continue
             emit("model", {"model": name})
             backend = LockedBackend(factory(entry))
-            # coalescing, two workers' prompts decode together while a third one's samples are judged
-            workers = 1 if not opts.overlap else (opts.workers or opts.jobs + (2 if backend.engine else 1))
+            # coalescing, up to three workers' prompts decode together (the engine's default room) while
+            # another one's samples are judged
+            workers = 1 if not opts.overlap else (opts.workers or opts.jobs + (3 if backend.engine else 1))
             failed = _run_units(todo, backend, pool, rd, grid.cfg, workers, emit, opts.preserved)
             summary.failed_units += failed
             summary.generate_busy_s += backend.busy_s

@@ -116,10 +116,10 @@ class LocalBackend:
         self.top_k = top_k
         t0 = time.perf_counter()
         # coalesce: the calls of several threads decode together (opsgraft/llm/engine.py); the context then
-        # holds kv_cells (default two windows of n_ctx) so that two prompts' samples fit side by side, while
-        # each call still gets a window of n_ctx (what prompts are fitted to).
+        # holds kv_cells (default three windows of n_ctx) so that three prompts' samples fit side by side,
+        # while each call still gets a window of n_ctx (what prompts are fitted to).
         coalesce = coalesce and batched
-        cells = (kv_cells or 2 * n_ctx) if coalesce else n_ctx
+        cells = (kv_cells or 3 * n_ctx) if coalesce else n_ctx
         self.llm = _counting_llama(
             model_path=str(path), n_ctx=cells, n_threads=n_threads, n_threads_batch=n_threads,
             n_batch=n_batch, flash_attn=flash_attn, verbose=False, n_seq_max=max_seqs if batched else 1,

@@ -114,7 +114,7 @@ def test_a_request_that_does_not_fit_beside_the_others_waits_its_turn(tiny_path,
 
 def test_one_caller_alone_gets_the_batched_paths_samples_and_the_window_is_n_ctx(tiny_path, alone):
     backend = coalescing(tiny_path)
-    assert backend.context_window == 1024 and backend.engine.kv_cells == 2048
+    assert backend.context_window == 1024 and backend.engine.kv_cells == 3072
     got = backend.generate(PROMPTS[1], n=3, temperature=1.0, max_tokens=20, seed=9)
     want = alone.generate(PROMPTS[1], n=3, temperature=1.0, max_tokens=20, seed=9)
     assert [g.text for g in got] == [g.text for g in want]
