@@ -9,12 +9,15 @@ with ``--executor ray``, as Ray tasks.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opsgraft.types import Candidate, SampleResult, Task
@@ -37,6 +40,10 @@ class JudgePool:
         self._slots: queue.Queue[str | None] = queue.Queue()
         self.calls = 0
         self._count = threading.Lock()
+        # While a sample runs on this machine: a context manager from the model that shares the cores
+        # (opsgraft/llm/engine.py Engine.lend_core); not for Ray, whose samples run elsewhere.
+        self.lender: Callable[[], AbstractContextManager[None]] | None = None
+        self._local_runs = isinstance(self.runner, LocalExecutor)
         if isinstance(self.runner, LocalExecutor) and jobs > 1:
             for slot in self.runner.slots():
                 self._slots.put(slot)
@@ -57,7 +64,8 @@ class JudgePool:
 
         with self._count:
             self.calls += 1
-        with self._sem:
+        lend = self.lender if self.lender is not None and self._local_runs else contextlib.nullcontext
+        with self._sem, lend():
             if self._procs is None:
                 return next(iter(self.runner([Job(task, candidate)])))
             slot = self._slots.get()

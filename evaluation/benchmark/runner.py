@@ -316,6 +316,8 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
                 continue
             emit("model", {"model": name})
             backend = LockedBackend(factory(entry))
+            # a sample judged here takes a core: the coalescing model decodes on one thread fewer meanwhile
+            pool.lender = backend.engine.lend_core if backend.engine is not None else None
             # coalescing, up to three workers' prompts decode together (the engine's default room) while
             # another one's samples are judged
             workers = 1 if not opts.overlap else (opts.workers or opts.jobs + (3 if backend.engine else 1))

@@ -140,7 +140,7 @@ class LocalBackend:
         self.engine: Engine | None = None
         if coalesce and self.batched:
             self.engine = Engine(self.llm, self.n_seq_max, int(llama_cpp.llama_n_ctx(self.llm._ctx.ctx)), n_batch,
-                                 self._stop_ids, progress)
+                                 self._stop_ids, progress, n_threads=n_threads)
 
     def _make_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

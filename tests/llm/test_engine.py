@@ -139,3 +139,44 @@ def test_a_decode_failure_fails_every_waiting_call_and_the_engine_recovers(tiny_
     assert all(isinstance(g, BackendError) and "llama_decode failed with code 1" in str(g) for g in got)
     assert not backend.engine._active and not backend.engine._queue and backend.engine._reserved == 0
     assert len(backend.generate(PROMPTS[0], n=2, temperature=1.0, max_tokens=10, seed=1)) == 2
+
+
+def test_a_core_lent_to_a_judged_sample_is_one_decode_thread_fewer_until_it_is_back(tiny_path):
+    import llama_cpp
+
+    backend = coalescing(tiny_path)
+    ctx = backend.llm._ctx.ctx
+    assert backend.engine.n_threads == 2 and llama_cpp.llama_n_threads(ctx) == 2
+    seen = []
+    real = backend.engine._decode
+
+    def spy(live):  # type: ignore[no-untyped-def]
+        seen.append(llama_cpp.llama_n_threads(ctx))
+        real(live)
+
+    backend.engine._decode = spy
+    with backend.engine.lend_core(), backend.engine.lend_core():
+        backend.generate(PROMPTS[0], n=2, temperature=1.0, max_tokens=8, seed=1)
+    assert set(seen) == {1}  # never below one thread, however many samples are judged
+    seen.clear()
+    backend.generate(PROMPTS[0], n=2, temperature=1.0, max_tokens=8, seed=1)
+    assert set(seen) == {2} and backend.engine._lent == 0
+
+
+def test_the_bench_judge_pool_lends_a_core_only_while_a_sample_runs_here():
+    from opsgraft.evaluation.benchmark.judging import JudgePool
+
+    pool = JudgePool("local", 1, "cpu", "none")
+    events = []
+
+    class Lend:
+        def __enter__(self):
+            events.append("lend")
+
+        def __exit__(self, *exc):
+            events.append("back")
+
+    pool.lender = Lend
+    pool.runner = lambda jobs: iter([events.append("judged") or "verdict"])  # type: ignore[assignment]
+    assert pool.judge(None, None) == "verdict" and events == ["lend", "judged", "back"]  # type: ignore[arg-type]
+    pool.close()
