@@ -44,7 +44,7 @@ class JudgePool:
         # (opsgraft/llm/engine.py Engine.lend_core); not for Ray, whose samples run elsewhere.
         self.lender: Callable[[], AbstractContextManager[None]] | None = None
         self._local_runs = isinstance(self.runner, LocalExecutor)
-        if isinstance(self.runner, LocalExecutor) and jobs > 1:
+        if self._local_runs and jobs > 1:
             for slot in self.runner.slots():
                 self._slots.put(slot)
             ctx = multiprocessing.get_context("spawn")  # forking a threaded parent can deadlock the child

@@ -18,7 +18,7 @@ from typing import Any
 from opsgraft.config import MODEL_ALIASES, MODELS, model_path, model_spec
 from opsgraft.errors import BackendError, UnknownComponentError
 from opsgraft.llm.base import ProgressFn, check_context
-from opsgraft.llm.engine import Engine
+from opsgraft.llm.engine import Engine, Request
 from opsgraft.types import Generation, Message, Usage
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,6 @@ class LocalBackend:
                             base: int, first_index: int) -> list[Generation]:
         """Through the engine: this call's samples decode in the same steps as other threads' calls."""
         from opsgraft.llm.batched import SamplingParams, group_size
-        from opsgraft.llm.engine import Request
 
         assert self.engine is not None
         size = group_size(n, len(tokens), max_tokens, self.engine.kv_cells, self.n_seq_max)
