@@ -30,7 +30,6 @@ from opsgraft.evaluation.benchmark.config import (
     ModelEntry,
     local_model_file,
     model_name,
-    model_repair,
     resolve_path,
     select_tasks,
     task_modes,
@@ -52,7 +51,11 @@ class Unit:
     temperature: float
     task: Task
     samples: tuple[int, ...]
-    repair: int = 0  # repair rounds after a failed check (the model's, else the grid's)
+    repair: int | None = None  # the model's own repair rounds after a failed check; None: the grid's
+
+    def rounds(self, cfg: BenchConfig) -> int:
+        """The repair rounds this unit runs."""
+        return cfg.repair if self.repair is None else self.repair
 
     @property
     def cell(self) -> str:
@@ -73,7 +76,6 @@ class Grid:
         """What is left to run, task by task (so a cut-short run compares the cells on the same tasks)."""
         out = []
         for name, model in self.models.items():
-            repair = model_repair(self.cfg, model)
             for task in self.tasks:
                 for mode in task_modes(self.cfg, task.kind, model):
                     for temp in self.cfg.temperatures:
@@ -82,7 +84,7 @@ class Grid:
                         if not todo:
                             continue
                         parts = [(i,) for i in todo] if split_samples else [todo]
-                        out += [Unit(name, mode, temp, task, p, repair) for p in parts]
+                        out += [Unit(name, mode, temp, task, p, model.repair) for p in parts]
         return out
 
     def cells(self) -> list[str]:
@@ -95,7 +97,7 @@ class Grid:
     def generations(self, units: Sequence[Unit] | None = None) -> tuple[int, int]:
         """(first answers, at most this many more repair answers) the units imply."""
         units = self.units() if units is None else units
-        return sum(len(u.samples) for u in units), sum(len(u.samples) * u.repair for u in units)
+        return sum(len(u.samples) for u in units), sum(len(u.samples) * u.rounds(self.cfg) for u in units)
 
     def config_json(self) -> dict[str, Any]:
         """The grid as run.json records it (what a resumed run must match)."""
@@ -436,7 +438,7 @@ def _run_unit(unit: Unit, backend: Backend, pool: Any, rd: rec.RunDir, cfg: Benc
     # is queueing, not retrieval (the smoke run's "retrieve" was 64 s of waiting on zero-shot prompts).
     retrieve_s = time.perf_counter() - t0 - (waited() - w0)
     kw: dict[str, Any] = {"n": cfg.n, "temperature": unit.temperature, "max_tokens": cfg.max_tokens,
-                          "seed": cfg.seed, "repair": unit.repair, "run": True, "timeout_s": flow.task.timeout_s,
+                          "seed": cfg.seed, "repair": unit.rounds(cfg), "run": True, "timeout_s": flow.task.timeout_s,
                           "samples": unit.samples}
     kw["stop_at_first_pass"] = False  # pass@k needs every chain
     kw["edit_format"] = flow.edit_format
@@ -485,7 +487,7 @@ class ChainRecorder:
             # A restore the chain does not keep is written after its final (passing) record: pass@k and the
             # preserved counts read the passing attempt (records.finished_chains stops at the last final).
             self.write(attempt, final=attempt.kept)
-        elif kind == "verdict" and (attempt.passed or attempt.round >= self.unit.repair):
+        elif kind == "verdict" and (attempt.passed or attempt.round >= self.unit.rounds(self.cfg)):
             self.write(attempt, final=True)
         elif kind == "repair":
             self.write(attempt, final=False)  # a repair follows: this round was not the chain's last

@@ -98,7 +98,7 @@ def _print_grid(grid: Any) -> None:
         table.add_column(col)
     per: dict[str, list[int]] = {}
     for u in units:
-        per.setdefault(u.cell, [0, 0, u.repair])
+        per.setdefault(u.cell, [0, 0, u.rounds(grid.cfg)])
         per[u.cell][0] += 1
         per[u.cell][1] += len(u.samples)
     for cell, (t, c, r) in per.items():

@@ -152,8 +152,8 @@ def test_a_model_runs_only_its_own_modes_and_repair(cassette: Path):
 
     grid = make_grid(cfg)
     small = [u for u in grid.units() if u.model == "small"]
-    assert {u.mode for u in small} == {"zero-shot", "docs-search"} and {u.repair for u in small} == {0}
-    assert {u.repair for u in grid.units() if u.model == "big"} == {2}
+    assert {u.mode for u in small} == {"zero-shot", "docs-search"} and {u.rounds(cfg) for u in small} == {0}
+    assert {u.rounds(cfg) for u in grid.units() if u.model == "big"} == {2}
     first_big = (inline * 2 + translate * 2) * 3
     first_small = (inline + translate) * 3
     assert grid.generations() == (first_big + first_small, 2 * first_big)
