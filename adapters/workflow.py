@@ -96,6 +96,11 @@ class Workflow:
     _max_tokens: int = field(default=2048, repr=False)
 
     def __post_init__(self) -> None:
+        if self.spec.kind == "translate" and self.callmap and self.exact_calls:
+            from opsgraft.adapters import callmap
+
+            # the tool writes `cfg.X` reads as `cfg["X"]` before the model sees the script (callmap.subscripted)
+            self.source = callmap.subscripted(self.source, self.spec.key)
         if self.task is None:
             task = repair_loop.script_task(self.script, self.spec, self.with_files)
             from dataclasses import replace

@@ -404,3 +404,15 @@ def test_subscripts_leave_scripts_without_the_tool_and_maps_without_reads_alone(
     git = "import git\nrepo = git.Repo('.')\nrepo.index.add(['a'])\nprint(repo.head.commit.hexsha)\n"
     assert callmap.subscripted(git, "gitpython->dvc") == git
     assert callmap.subscripted("def broken(:\n", "wandb->mlflow") == "def broken(:\n"
+
+
+def test_the_translation_workflow_shows_the_subscripted_script_and_leaves_the_file_alone(tmp_path):
+    from opsgraft.adapters.workflow import Workflow
+
+    script = tmp_path / "train.py"
+    script.write_text(WANDB)
+    flow = Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=WANDB)
+    assert 'cfg["hidden"]' in flow.source and 'cfg["hidden"]' in flow.build_prompt(flow.source).messages[-1].content
+    assert script.read_text() == WANDB
+    off = Workflow(spec=get_adapter("wandb->mlflow"), script=script, source=WANDB, callmap=False)
+    assert off.source == WANDB
