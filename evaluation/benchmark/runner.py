@@ -170,6 +170,8 @@ def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = 
             kw["batched"] = batched
         if "coalesce" in inspect.signature(LocalBackend.__init__).parameters:
             kw["coalesce"] = coalesce
+        if coalesce and "lookup" in inspect.signature(LocalBackend.__init__).parameters:
+            kw["lookup"] = True  # prompt-lookup drafts while few sequences decode (Engine.LOOKUP_MAX_LIVE)
         backend = get_backend("local", **kw)
     else:
         backend = get_backend("openai", model=entry.model, base_url=entry.base_url, api_key_env=entry.api_key_env,
@@ -327,6 +329,9 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
             summary.failed_units += failed
             summary.generate_busy_s += backend.busy_s
             summary.completion_tokens += backend.tokens
+            if backend.engine is not None and backend.engine.drafted:
+                log.info("%s: %d of %d drafted tokens kept (prompt lookup)", name, backend.engine.accepted,
+                         backend.engine.drafted)
             del backend
     finally:
         pool.close()

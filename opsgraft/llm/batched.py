@@ -70,6 +70,60 @@ class SequenceResult:
     prompt_tokens: int = 0
 
 
+class PromptLookup:
+    """Draft tokens for one sequence by prompt lookup: what followed its last n-gram in the prompt.
+
+    An adaptation answer is mostly the user's script, copied from the prompt with insertions. The
+    draft continues from where the previous one was copied while the sequence keeps following the
+    prompt, else from the latest prompt position after the sequence's last ``ngram`` tokens (the
+    longest n-gram first). The target model verifies every draft token (``verify``), so drafts change
+    the speed of a decode, never its tokens.
+    """
+
+    NGRAMS = (4, 3, 2)
+
+    def __init__(self, prompt: Sequence[int]) -> None:
+        self.prompt = list(prompt)
+        self.index: dict[tuple[int, ...], int] = {}
+        for n in self.NGRAMS:
+            for i in range(len(self.prompt) - n):
+                self.index[tuple(self.prompt[i:i + n])] = i + n  # later occurrences win
+        self.cursor: tuple[int, int] | None = None  # (prompt position, generated length) of the last draft
+
+    def draft(self, generated: Sequence[int], k: int) -> list[int]:
+        """Up to ``k`` tokens that may follow ``generated``."""
+        if k <= 0 or not generated:
+            return []
+        start = None
+        if self.cursor is not None:  # still copying the same stretch of the prompt?
+            pos, had = self.cursor
+            c = pos + len(generated) - had
+            m = min(self.NGRAMS[-1], len(generated))
+            if m <= c <= len(self.prompt) and self.prompt[c - m:c] == list(generated[-m:]):
+                start = c
+        if start is None:
+            for n in self.NGRAMS:
+                if len(generated) >= n and (hit := self.index.get(tuple(generated[-n:]))) is not None:
+                    start = hit
+                    break
+        if start is None or start >= len(self.prompt):
+            self.cursor = None
+            return []
+        self.cursor = (start, len(generated))
+        return self.prompt[start:start + k]
+
+
+class DraftLength:
+    """How many tokens to draft next for one sequence: doubled after a draft taken whole, else what was taken."""
+
+    def __init__(self, start: int = 8, most: int = 16) -> None:
+        self.k, self.most = start, most
+
+    def update(self, drafted: int, accepted: int) -> None:
+        if drafted:
+            self.k = min(self.most, self.k * 2) if accepted == drafted else max(2, accepted + 1)
+
+
 def group_size(n: int, prompt_len: int, max_tokens: int, n_ctx: int, n_seq_max: int) -> int:
     """How many sequences can decode together: every one may need ``max_tokens`` cells."""
     fit = (n_ctx - prompt_len) // max(max_tokens, 1)

@@ -99,6 +99,7 @@ class LocalBackend:
         max_seqs: int = 8,
         coalesce: bool = False,
         kv_cells: int | None = None,
+        lookup: bool = False,
     ) -> None:
         name, path = resolve_model(model_file)
         if not path.is_file():
@@ -140,7 +141,7 @@ class LocalBackend:
         self.engine: Engine | None = None
         if coalesce and self.batched:
             self.engine = Engine(self.llm, self.n_seq_max, int(llama_cpp.llama_n_ctx(self.llm._ctx.ctx)), n_batch,
-                                 self._stop_ids, progress, n_threads=n_threads)
+                                 self._stop_ids, progress, n_threads=n_threads, lookup=lookup)
 
     def _make_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

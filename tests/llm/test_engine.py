@@ -180,3 +180,55 @@ def test_the_bench_judge_pool_lends_a_core_only_while_a_sample_runs_here():
     pool.runner = lambda jobs: iter([events.append("judged") or "verdict"])  # type: ignore[assignment]
     assert pool.judge(None, None) == "verdict" and events == ["lend", "judged", "back"]  # type: ignore[arg-type]
     pool.close()
+
+
+def test_drafted_tokens_change_the_speed_of_a_decode_never_its_tokens(tiny_path, monkeypatch):
+    """Verification keeps a draft token only where the sequence's own chain samples it, and drops the rest.
+
+    The tiny model's answers are noise, which prompt lookup never guesses; an oracle drafts each
+    sample's true continuation instead, wrong at every third call from its third token on.
+    """
+    from opsgraft.llm.batched import PromptLookup, SamplingParams
+    from opsgraft.llm.engine import Request
+
+    backend = coalescing(tiny_path, kv_cells=4096)
+    engine = backend.engine
+    tokens = backend.prompt_tokens(PROMPTS[1])
+    params = SamplingParams(1.0, 40, 0.95)
+    want = engine.submit(Request(tokens, [0, 1, 2], 5, params, 60))
+    truth = {i: r.tokens for i, r in enumerate(want)}
+    calls = {"n": 0}
+
+    def oracle(self, generated, k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        ref = next(t for t in truth.values() if t[:len(generated)] == list(generated))
+        draft = ref[len(generated):len(generated) + k]
+        if calls["n"] % 3 == 0 and len(draft) > 2:
+            draft[2] = (draft[2] + 1) % 256
+        return draft
+
+    monkeypatch.setattr(PromptLookup, "draft", oracle)
+    engine.lookup = True
+    got = engine.submit(Request(tokens, [0, 1, 2], 5, params, 60))
+    assert [r.tokens for r in got] == [r.tokens for r in want]
+    assert [r.finish_reason for r in got] == [r.finish_reason for r in want]
+    assert engine.drafted > engine.accepted > 0
+    assert not engine._active and engine._reserved == 0
+
+
+def test_prompt_lookup_drafts_what_followed_the_last_ngram_and_keeps_copying():
+    from opsgraft.llm.batched import DraftLength, PromptLookup
+
+    prompt = [1, 2, 3, 4, 5, 6, 7, 8, 2, 3, 9, 10]
+    look = PromptLookup(prompt)
+    assert look.draft([7, 2, 3], 3) == [9, 10]  # the latest occurrence of (2, 3)
+    assert look.draft([0, 3, 4, 5], 2) == [6, 7]  # the longest n-gram (3, 4, 5)
+    assert look.draft([0, 3, 4, 5, 6, 7], 4) == [8, 2, 3, 9]  # still copying from where the last draft began
+    assert look.draft([42, 43], 4) == [] and look.draft([], 4) == [] and look.draft([7, 8], 0) == []
+    length = DraftLength(start=8, most=16)
+    length.update(8, 8)
+    assert length.k == 16
+    length.update(16, 3)
+    assert length.k == 4
+    length.update(0, 0)  # nothing drafted: nothing learnt
+    assert length.k == 4
