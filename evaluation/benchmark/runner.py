@@ -170,8 +170,6 @@ def build_backend(entry: ModelEntry, base: Path | None = None, *, cache: bool = 
             kw["batched"] = batched
         if "coalesce" in inspect.signature(LocalBackend.__init__).parameters:
             kw["coalesce"] = coalesce
-        if coalesce and "lookup" in inspect.signature(LocalBackend.__init__).parameters:
-            kw["lookup"] = True  # prompt-lookup drafts while few sequences decode (Engine.LOOKUP_MAX_LIVE)
         backend = get_backend("local", **kw)
     else:
         backend = get_backend("openai", model=entry.model, base_url=entry.base_url, api_key_env=entry.api_key_env,

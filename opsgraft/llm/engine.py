@@ -32,6 +32,7 @@ from typing import Any
 from opsgraft.errors import BackendError
 from opsgraft.llm.base import ProgressFn
 from opsgraft.llm.batched import (
+    LOOKUP_MAX_LIVE,
     LOOP_CHECK_EVERY,
     DraftLength,
     PromptLookup,
@@ -39,6 +40,7 @@ from opsgraft.llm.batched import (
     SequenceResult,
     _sampler_chain,
     looping,
+    verify,
 )
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,7 @@ class Request:
 class Engine:
     """Continuous batching on one llama.cpp context with ``n_seq_max`` sequences and ``kv_cells`` cells."""
 
-    # Drafts pay only while few sequences decode. On 2 cores a decode step is bound by compute, not by
-    # reading the weights: 45 ms for 1 token, 75 for 2, 134 for 4 (1.5B, 2k-token context), so a draft
-    # token costs about what a sampled one does. Measured on one prompt's 3 samples, drafts (85% kept)
-    # cut decoding from 94 s to 70 s; on two prompts' 6 samples (78% kept) they gained nothing.
-    LOOKUP_MAX_LIVE = 4
+    LOOKUP_MAX_LIVE = LOOKUP_MAX_LIVE  # drafts only while this few sequences decode (batched.py)
 
     def __init__(self, llm: Any, n_seq_max: int, kv_cells: int, n_batch: int, stop_ids: set[int],
                  progress: ProgressFn | None = None, n_threads: int = 2, lookup: bool = False) -> None:
@@ -310,14 +308,8 @@ class Engine:
         self.llm.tokens_evaluated += b
         self.max_live = max(self.max_live, len(live))
         for (req, j), draft, b0 in zip(live, drafts, starts, strict=True):
-            tok = llama_cpp.llama_sampler_sample(req.chains[j], ctx, b0)
-            kept = 0
-            while kept < len(draft) and tok == draft[kept]:
-                kept += 1
-                if not self._take(req, j, tok):
-                    break
-                tok = llama_cpp.llama_sampler_sample(req.chains[j], ctx, b0 + kept)
-            req.last[j] = tok
+            req.last[j], kept = verify(llama_cpp, ctx, req.chains[j], b0, draft,
+                                       lambda tok, req=req, j=j: self._take(req, j, tok))
             if draft:
                 self.drafted += len(draft)
                 self.accepted += kept

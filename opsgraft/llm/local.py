@@ -79,7 +79,8 @@ class LocalBackend:
     """llama.cpp in-process; ``flash_attn=True`` and 2 threads match this project's target machine.
 
     ``model_file`` is a name from ``opsgraft model list`` (or an alias such as ``0.5b``) or a GGUF
-    path. ``batched`` decodes the n samples of a call together, up to ``max_seqs`` at a time.
+    path. ``batched`` decodes the n samples of a call together, up to ``max_seqs`` at a time;
+    ``lookup`` lets them draft by prompt lookup, which changes how soon they end, not their tokens.
     """
 
     name = "local"
@@ -99,7 +100,7 @@ class LocalBackend:
         max_seqs: int = 8,
         coalesce: bool = False,
         kv_cells: int | None = None,
-        lookup: bool = False,
+        lookup: bool = True,
     ) -> None:
         name, path = resolve_model(model_file)
         if not path.is_file():
@@ -131,6 +132,7 @@ class LocalBackend:
         if batched and not self.batched:
             log.warning("this llama.cpp context has n_seq_max=%d; decoding samples one by one", self.n_seq_max)
         self.context_window = n_ctx
+        self.lookup = lookup  # batched decodes draft by prompt lookup (opsgraft/llm/batched.py: PromptLookup)
         self._formatter = self._make_formatter()
         self._stop_ids = {self.llm.token_eos()}
         for s in _STOP_STRINGS:
@@ -247,7 +249,7 @@ class LocalBackend:
         out = []
         for start in range(0, n, size):
             for res in decode_batched(self.llm, tokens, indices[start:start + size], base, params, max_tokens,
-                                      self._stop_ids, self.progress):
+                                      self._stop_ids, self.progress, lookup=self.lookup):
                 text = self.llm.detokenize(res.tokens).decode("utf-8", errors="replace")
                 out.append(Generation(
                     text=text, index=res.index, model=self.model, backend=self.name,

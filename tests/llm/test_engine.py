@@ -232,3 +232,33 @@ def test_prompt_lookup_drafts_what_followed_the_last_ngram_and_keeps_copying():
     assert length.k == 4
     length.update(0, 0)  # nothing drafted: nothing learnt
     assert length.k == 4
+
+
+def test_a_lone_batched_decode_keeps_drafts_only_where_its_samplers_draw_them(tiny_path, alone, monkeypatch):
+    """The adapt path (batched.decode_batched) verifies drafts as the engine does."""
+    from opsgraft.llm.batched import PromptLookup, SamplingParams, decode_batched
+
+    tokens = alone.prompt_tokens(PROMPTS[2])
+    params = SamplingParams(1.0, 40, 0.95)
+    want = decode_batched(alone.llm, tokens, [0, 1, 2], 3, params, 50, alone._stop_ids)
+    truth = [r.tokens for r in want]
+    calls = {"n": 0}
+
+    def oracle(self, generated, k):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        ref = next(t for t in truth if t[:len(generated)] == list(generated))
+        draft = ref[len(generated):len(generated) + k]
+        if calls["n"] % 2 == 0 and len(draft) > 1:
+            draft[1] = (draft[1] + 1) % 256
+        return draft
+
+    monkeypatch.setattr(PromptLookup, "draft", oracle)
+    evaluated = alone.llm.tokens_evaluated
+    got = decode_batched(alone.llm, tokens, [0, 1, 2], 3, params, 50, alone._stop_ids, lookup=True)
+    assert [r.tokens for r in got] == truth and calls["n"] > 3
+    steps = alone.llm.tokens_evaluated - evaluated
+    assert steps > sum(len(t) for t in truth)  # rejected drafts were evaluated too
+    # and the next calls, with real prompt lookup, decode as they did
+    monkeypatch.undo()
+    assert [g.text for g in alone.generate(PROMPTS[2], n=2, temperature=1.0, max_tokens=20, seed=1)] == \
+        [g.text for g in alone.generate(PROMPTS[2], n=2, temperature=1.0, max_tokens=20, seed=1)]
