@@ -175,20 +175,41 @@ def _eval_prompt(llm: Any, tokens: Sequence[int]) -> int:
     return len(tokens) - prefix
 
 
-def verify(llama_cpp: Any, ctx: Any, chain: Any, first: int, draft: Sequence[int], take: Any) -> tuple[int, int]:
+def put(batch: Any, b: int, seq_id: int, pos: int, tokens: Sequence[int]) -> int:
+    """Put ``tokens`` of sequence ``seq_id`` at positions ``pos ...`` into ``batch`` from index ``b``, all with
+    logits; returns the next free index."""
+    for i, tok in enumerate(tokens):
+        batch.token[b + i] = tok
+        batch.pos[b + i] = pos + i
+        batch.n_seq_id[b + i] = 1
+        batch.seq_id[b + i][0] = seq_id
+        batch.logits[b + i] = True
+    return b + len(tokens)
+
+
+def verify(llama_cpp: Any, ctx: Any, chain: Any, first: int, draft: Sequence[int], take: Any, *,
+           mem: Any = None, seq_id: int = 0, pos: int = 0, length: DraftLength | None = None) -> tuple[int, int]:
     """Sample a sequence's next token at batch index ``first``, keeping its draft tokens while they are drawn.
 
-    ``draft`` sat in the batch at ``first + 1 ...``; each draft token equal to the token the sequence's own
-    chain samples before it is kept (``take(tok)``; False ends the sequence). Returns the next sampled token,
-    not yet taken, and how many draft tokens were kept.
+    The sequence's last token sat in the batch at ``first`` (position ``pos``), ``draft`` after it. Each
+    draft token equal to the token the sequence's own chain samples before it is kept (``take(tok)``; False
+    ends the sequence). Then ``length`` learns how much was kept, and the cells of the drafted tokens not
+    kept are dropped from ``seq_id``. Returns the next sampled token, not yet taken, and the tokens kept.
     """
     tok = llama_cpp.llama_sampler_sample(chain, ctx, first)
     kept = 0
+    ended = False
     while kept < len(draft) and tok == draft[kept]:
         kept += 1
         if not take(tok):
+            ended = True
             break
         tok = llama_cpp.llama_sampler_sample(chain, ctx, first + kept)
+    if draft:
+        if length is not None:
+            length.update(len(draft), kept)
+        if kept < len(draft) and not ended:  # an ended sequence's cells all go when it is released
+            llama_cpp.llama_memory_seq_rm(mem, seq_id, pos + 1 + kept, -1)
     return tok, kept
 
 
@@ -269,29 +290,20 @@ def decode_batched(
                 free -= len(draft)
                 drafts.append(draft)
             b = 0
-            firsts = []
+            firsts, positions = [], []
             for j, draft in zip(live, drafts, strict=True):
-                pos = prompt_len + len(results[j].tokens) - 1
                 firsts.append(b)
-                for i, tok in enumerate([last[j], *draft]):
-                    batch.token[b] = tok
-                    batch.pos[b] = pos + i
-                    batch.n_seq_id[b] = 1
-                    batch.seq_id[b][0] = j
-                    batch.logits[b] = True
-                    b += 1
+                positions.append(prompt_len + len(results[j].tokens) - 1)
+                b = put(batch, b, j, positions[-1], [last[j], *draft])
             batch.n_tokens = b
             rc = llama_cpp.llama_decode(ctx, batch)
             if rc != 0:
                 raise BackendError(f"llama_decode failed with code {rc} while decoding {len(live)} sequences "
                                    f"(prompt {prompt_len} tokens); retry with --context-window larger")
             llm.tokens_evaluated += b
-            for j, draft, first in zip(live, drafts, firsts, strict=True):
-                last[j], kept = verify(llama_cpp, ctx, chains[j], first, draft, lambda tok, j=j: take(j, tok))
-                if draft:
-                    lengths[j].update(len(draft), kept)
-                    if kept < len(draft) and alive[j]:  # the cells after the kept tokens hold rejected drafts
-                        llama_cpp.llama_memory_seq_rm(mem, j, prompt_len + len(results[j].tokens), -1)
+            for j, draft, first, pos in zip(live, drafts, firsts, positions, strict=True):
+                last[j], _ = verify(llama_cpp, ctx, chains[j], first, draft, lambda tok, j=j: take(j, tok),
+                                    mem=mem, seq_id=j, pos=pos, length=lengths[j])
             if progress:
                 progress(results[live[0]].index, len(results[live[0]].tokens), time.perf_counter() - t0)
     finally:

@@ -40,6 +40,7 @@ from opsgraft.llm.batched import (
     SequenceResult,
     _sampler_chain,
     looping,
+    put,
     verify,
 )
 
@@ -292,31 +293,22 @@ class Engine:
         batch = self._ensure_batch()
         drafts = self._drafts(live)
         b = 0
-        starts = []
+        starts, positions = [], []
         for (req, j), draft in zip(live, drafts, strict=True):
-            pos = len(req.tokens) + len(req.results[j].tokens) - 1
             starts.append(b)
-            for i, tok in enumerate([req.last[j], *draft]):
-                batch.token[b] = tok
-                batch.pos[b] = pos + i
-                batch.n_seq_id[b] = 1
-                batch.seq_id[b][0] = req.seq_ids[j]
-                batch.logits[b] = True
-                b += 1
+            positions.append(len(req.tokens) + len(req.results[j].tokens) - 1)
+            b = put(batch, b, req.seq_ids[j], positions[-1], [req.last[j], *draft])
         batch.n_tokens = b
         self._check(llama_cpp.llama_decode(ctx, batch), b)
         self.llm.tokens_evaluated += b
         self.max_live = max(self.max_live, len(live))
-        for (req, j), draft, b0 in zip(live, drafts, starts, strict=True):
+        for (req, j), draft, b0, pos in zip(live, drafts, starts, positions, strict=True):
             req.last[j], kept = verify(llama_cpp, ctx, req.chains[j], b0, draft,
-                                       lambda tok, req=req, j=j: self._take(req, j, tok))
-            if draft:
-                self.drafted += len(draft)
-                self.accepted += kept
-                req.lengths[j].update(len(draft), kept)
-                if kept < len(draft) and req.live[j]:  # the cells after the kept tokens hold rejected drafts
-                    pos = len(req.tokens) + len(req.results[j].tokens)
-                    llama_cpp.llama_memory_seq_rm(mem, req.seq_ids[j], pos, -1)
+                                       lambda tok, req=req, j=j: self._take(req, j, tok),
+                                       mem=mem, seq_id=req.seq_ids[j], pos=pos,
+                                       length=req.lengths[j] if draft else None)
+            self.drafted += len(draft)
+            self.accepted += kept
         if self.progress:
             req, j = live[0]
             self.progress(req.results[j].index, len(req.results[j].tokens), req.results[j].wall_s)
