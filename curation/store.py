@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,10 @@ OLD_PREFIX = "old-"
 MANIFEST_DIR = "crawl-manifests"
 MANIFEST_FORMAT = 1
 BATCH = 256
+# Chroma builds a client's shared system lazily and caches it by path: two threads opening the same
+# directory at once saw it half built (AttributeError on its Rust bindings, KeyError on the cache), as
+# the bench's rag workers did. Clients are opened one at a time.
+_OPEN_LOCK = threading.Lock()
 
 
 def collection_name(component: str, version: str) -> str:
@@ -132,26 +137,32 @@ class Stores:
     @property
     def client(self) -> Any:
         """The Chroma PersistentClient, opened on first use."""
-        if self._client is None:
-            if self.root.exists() and not self.root.is_dir():
-                raise StoreError(f"stores path {self.root} is not a directory")
-            try:
-                import chromadb
-                from chromadb.config import Settings
-
-                self.root.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(
-                    path=str(self.root), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-                )
-                self._client.list_collections()  # touch the database so corruption shows here
-            except StoreError:
-                raise
-            except Exception as exc:
-                raise StoreError(
-                    f"cannot open the store directory {self.root} ({type(exc).__name__}: {_first_line(exc)}); "
-                    "move it away or set OPSGRAFT_STORES to another folder"
-                ) from None
+        with _OPEN_LOCK:
+            if self._client is None:
+                self._client = self._open()
         return self._client
+
+    def _open(self) -> Any:
+        """A new PersistentClient on ``root``, its database touched (call under ``_OPEN_LOCK``)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"stores path {self.root} is not a directory")
+        try:
+            import chromadb
+            from chromadb.config import Settings
+
+            self.root.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(
+                path=str(self.root), settings=Settings(anonymized_telemetry=False, allow_reset=False)
+            )
+            client.list_collections()  # touch the database so corruption shows here
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"cannot open the store directory {self.root} ({type(exc).__name__}: {_first_line(exc)}); "
+                "move it away or set OPSGRAFT_STORES to another folder"
+            ) from None
+        return client
 
     # -- listing and lookup ------------------------------------------------------------------------
     def _collections(self) -> list[Any]:

@@ -146,3 +146,32 @@ def test_corrupt_store_directory(tmp_path: Path) -> None:
     file_root.write_text("x")
     with pytest.raises(StoreError, match="not a directory"):
         Stores(file_root).list_stores()
+
+
+def test_threads_opening_one_store_directory_at_once_all_see_it(tmp_path: Path) -> None:
+    """The bench's rag workers open the stores together; Chroma's lazily built shared system raced there
+    (AttributeError on its bindings, KeyError on its cache) until opening was serialized."""
+    import shutil
+    import threading
+
+    Stores(tmp_path / "stores").write("tool", "1.0", make_chunks(TEXTS[:4]), get_embedder("local"))
+    for attempt in range(4):
+        root = tmp_path / f"copy{attempt}"
+        shutil.copytree(tmp_path / "stores", root)  # a directory no client has opened in this process
+        barrier = threading.Barrier(6)
+        seen: list[object] = []
+
+        def open_and_list(root: Path = root, barrier: threading.Barrier = barrier, seen: list[object] = seen) -> None:
+            stores = Stores(root)
+            barrier.wait()
+            try:
+                seen.append([s.key for s in stores.list_stores(with_size=False)])
+            except Exception as exc:  # the failure is the finding
+                seen.append(exc)
+
+        threads = [threading.Thread(target=open_and_list) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert seen == [["tool@1.0"]] * 6, seen
