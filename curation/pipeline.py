@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,9 @@ def resolve_package(name: str) -> PackageRef:
         dist = canonicalize_name(im.distribution(name).metadata["Name"] or name)
     except im.PackageNotFoundError:
         owners = packages_distributions().get(name)  # an import name such as "git" or "sklearn"
+        if not owners and name in sys.stdlib_module_names and not name.startswith("_"):
+            # the standard library (json for config:json): versioned as the running Python
+            return PackageRef(dist=name, import_name=name, version=platform.python_version())
         if not owners:
             raise ConfigError(f"package {name!r} is not installed in this environment ({sys.executable})") from None
         dist = canonicalize_name(owners[0])

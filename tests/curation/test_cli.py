@@ -159,6 +159,22 @@ def test_curate_one_module_of_a_package(env: Path, monkeypatch: pytest.MonkeyPat
     assert stores.find("tinyops.core").key == "tinyops.core@0.3.1"
 
 
+@pytest.mark.browser
+def test_curate_a_standard_library_module(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """config:json's rag mode searches a store of the json module, versioned as the running Python."""
+    import platform
+
+    code, out, err = run(["curate", "--package", "json"], capsys)
+    assert code == 0, err
+    assert out.startswith(f"json@{platform.python_version()}: ")
+    from opsgraft.curation.store import Stores
+
+    stores = Stores(env / "stores")
+    info = stores.find("json")
+    got = stores.client.get_collection(info.collection).get(include=["metadatas"])
+    assert any(m["heading_path"].endswith("json.load") for m in got["metadatas"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
