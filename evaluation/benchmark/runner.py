@@ -87,6 +87,13 @@ class Grid:
                         out += [Unit(name, mode, temp, task, p, model.repair) for p in parts]
         return out
 
+    def check_models(self, names: Sequence[str]) -> None:
+        """A one-line error for a name that is not one of the grid's models."""
+        for name in names:
+            if name not in self.models:
+                raise ConfigError(f"unknown model {name!r} for --only-model; the grid's models: "
+                                  + ", ".join(self.models))
+
     def cells(self) -> list[str]:
         """Every cell with at least one task."""
         seen: dict[str, None] = {}
@@ -274,6 +281,7 @@ class RunOptions:
     render: bool = True  # report.md/report.html at the end (if the report module is there)
     preserved: bool = True  # the preserved check, as `opsgraft adapt` runs it (where this opsgraft has it)
     mlflow_dir: Path | None = None
+    only_models: Sequence[str] = ()  # run just these models' units now (the run directory keeps the whole grid)
 
 
 @dataclass
@@ -303,7 +311,9 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     t_start = time.perf_counter()
     rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
     done = rec.finished_keys(rec.read_records(run_dir))
-    units = grid.units(done, split_samples=not opts.overlap)
+    grid.check_models(opts.only_models)
+    units = [u for u in grid.units(done, split_samples=not opts.overlap)
+             if not opts.only_models or u.model in opts.only_models]
     total = sum(len(u.samples) for u in units)
     summary = Summary(Path(run_dir), chains_total=total)
     emit("start", {"total": total, "done": len(done), "units": len(units)})

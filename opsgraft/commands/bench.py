@@ -42,6 +42,9 @@ def _words(_ctx: Any, _param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--model", "models", multiple=True,
               help="Replaces the config's models (repeatable): a GGUF path or known name, replay:CASSETTE, "
                    "or openai:MODEL@BASE_URL (key from $OPENAI_API_KEY).")
+@click.option("--only-model", "only_models", multiple=True, callback=_words,
+              help="Run just these models' part of the grid this time, by the names --dry-run shows (the run "
+                   "directory keeps the whole grid: rerun without it to go on with the rest).")
 @click.option("--dry-run", is_flag=True, help="Print the grid and the generations it implies; load no model.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="ray judges each sample as a Ray task (RAY_ADDRESS joins a cluster).")
@@ -59,7 +62,7 @@ def _words(_ctx: Any, _param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
               help="Skip the check that the adapted script still does what the original did (as adapt's flag).")
 def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, tasks: tuple[str, ...],
           modes: tuple[str, ...], temperatures: tuple[float, ...], n: int | None, repair: int | None,
-          seed: int | None, max_tokens: int | None, models: tuple[str, ...], dry_run: bool, executor: str,
+          seed: int | None, max_tokens: int | None, models: tuple[str, ...], only_models: tuple[str, ...], dry_run: bool, executor: str,
           jobs: int, device: str, isolation: str, mlflow_dir: Path | None, serial: bool, no_cache: bool,
           no_report: bool, no_preserved: bool) -> None:
     """Run the Pass@k benchmark: models x modes x temperatures over corpus tasks, n chains each.
@@ -74,25 +77,26 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
     cfg, base = load_config(config_file, preset)
     cfg = apply_overrides(cfg, Overrides(tasks, modes, temperatures, n, repair, seed, max_tokens, models))
     grid = make_grid(cfg, base)
+    grid.check_models(only_models)
     if dry_run:
-        _print_grid(grid)
+        _print_grid(grid, only_models)
         return
     name = preset or (config_file.stem if config_file else "bench")
     out = run_dir or Path("bench-runs") / name
     opts = RunOptions(executor=executor, jobs=jobs, device=device, isolation=isolation, overlap=not serial,
                       cache=not no_cache, render=not no_report, mlflow_dir=mlflow_dir,
-                      preserved=not no_preserved)
+                      preserved=not no_preserved, only_models=only_models)
     summary = _run_with_progress(grid, out, opts)
     _print_summary(summary)
 
 
-def _print_grid(grid: Any) -> None:
+def _print_grid(grid: Any, only_models: tuple[str, ...] = ()) -> None:
     from rich.table import Table
 
     from opsgraft.commands._common import console
     from opsgraft.commands.evaluate import wide_console
 
-    units = grid.units()
+    units = [u for u in grid.units() if not only_models or u.model in only_models]
     table = Table(title=f"{len(grid.tasks)} task(s), n={grid.cfg.n}, repair={grid.cfg.repair}")
     for col in ("cell (model|mode|temperature)", "tasks", "chains", "repair"):
         table.add_column(col)
