@@ -309,9 +309,9 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     opts = options or RunOptions()
     emit = on_event or (lambda kind, data: None)
     t_start = time.perf_counter()
+    grid.check_models(opts.only_models)
     rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
     done = rec.finished_keys(rec.read_records(run_dir))
-    grid.check_models(opts.only_models)
     units = [u for u in grid.units(done, split_samples=not opts.overlap)
              if not opts.only_models or u.model in opts.only_models]
     total = sum(len(u.samples) for u in units)

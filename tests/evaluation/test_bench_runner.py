@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from opsgraft import config
+from opsgraft.errors import ConfigError
 from opsgraft.evaluation.benchmark import records as rec
 from opsgraft.evaluation.benchmark.config import parse_config
 from opsgraft.evaluation.benchmark.runner import RunOptions, make_grid, run_bench
@@ -308,3 +309,26 @@ def test_each_model_runs_its_own_repair_rounds(tmp_path: Path):
     assert len(backends["big"].calls) == 2 and len(backends["small"].calls) == 1 and summary.judge_calls == 3
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["models"]["small"]["repair"] == 0 and "repair" not in run["models"]["big"]
+
+
+def test_only_model_runs_that_models_part_and_a_plain_rerun_does_the_rest(tmp_path: Path):
+    task = PASS_TASK
+    backends = {"big": ScriptedBackend([FAIL], model="big"), "small": ScriptedBackend([FAIL], model="small")}
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    data = {"tasks": {"ids": [task]}, "n": 1, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "big", "backend": "replay", "cassette": str(cassette)},
+                       {"name": "small", "backend": "replay", "cassette": str(cassette)}]}
+    grid = make_grid(parse_config(data))
+    with pytest.raises(ConfigError, match="unknown model 'tiny'.*big, small"):
+        run_bench(grid, tmp_path / "run", RunOptions(isolation="none", render=False, only_models=("tiny",)),
+                  backend_factory=lambda e: backends[e.name])
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    first = run_bench(grid, tmp_path / "run", RunOptions(isolation="none", render=False, only_models=("small",)),
+                      backend_factory=lambda e: backends[e.name])
+    assert [r["model"] for r in rec.read_records(tmp_path / "run")] == ["small"]
+    assert first.chains_total == 1 and not backends["big"].calls
+    rest = run_bench(grid, tmp_path / "run", RunOptions(isolation="none", render=False),
+                     backend_factory=lambda e: backends[e.name])
+    assert sorted(r["model"] for r in rec.read_records(tmp_path / "run")) == ["big", "small"]
+    assert rest.chains_total == 1 and len(backends["small"].calls) == 1 and len(backends["big"].calls) == 1
