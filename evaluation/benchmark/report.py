@@ -63,6 +63,18 @@ def load_chains(run_dir: Path) -> tuple[list[Chain], dict[str, int]]:
     return chains, {"records": len(records), "finished": len(chains), "unfinished": len(keys) - len(chains)}
 
 
+def model_repairs(run: Mapping[str, Any]) -> dict[str, int] | None:
+    """Model -> the repair rounds it was given (its own, else the grid's); None where run.json does not say."""
+    grid = (run.get("config") or {}).get("repair")
+    out = {}
+    for name, spec in (run.get("models") or {}).items():
+        rounds = spec.get("repair", grid) if isinstance(spec, Mapping) else grid
+        if not isinstance(rounds, int):
+            return None
+        out[name] = rounds
+    return out or None
+
+
 def build(run_dir: Path) -> Report:
     """Compute every table of the report of ``run_dir``."""
     run_dir = Path(run_dir)
@@ -88,7 +100,7 @@ def build(run_dir: Path) -> Report:
     ]
     built = [t for t in (tables.layout_table(stats, "inline", models), tables.layout_table(stats, "translate", models))
              if t is not None]
-    built += [tables.split_table(stats), tables.repair_table(stats), tables.cost_table(chains),
+    built += [tables.split_table(stats), tables.repair_table(stats, model_repairs(run)), tables.cost_table(chains),
               tables.task_table(stats), tables.paper_table()]
     return Report(run_dir=run_dir, run=run, facts=facts, tables=built, stats=stats)
 
@@ -105,7 +117,7 @@ def render(run_dir: Path | str) -> dict[str, Path]:
         figures = {
             "functionality": ("pass@k by functionality, per model",
                               plots.functionality_png(tables.functionality_series(stats))),
-            "repair": ("pass@k by repair round", plots.repair_png(tables.repair_series(stats))),
+            "repair": ("pass@k by repair round", plots.repair_png(tables.repair_series(stats, model_repairs(report.run)))),
         }
         for name, (caption, png) in figures.items():
             path = run_dir / PLOT_FILES[name]

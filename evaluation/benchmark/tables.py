@@ -251,22 +251,34 @@ def max_round(stats: Mapping[tuple[str, str], TaskStat]) -> int:
     return max((int(r.get("round", 0)) for s in stats.values() for ch in s.chains for r in ch.records), default=0)
 
 
-def repair_table(stats: Mapping[tuple[str, str], TaskStat]) -> Table:
-    """pass@k by repair round: a chain counts as passed at round r if it passed at some round <= r."""
+def _ran(meta: Mapping[str, Any], rnd: int, repairs: Mapping[str, int] | None) -> bool:
+    """Whether the cell's model ran repair round ``rnd`` (unknown models: yes)."""
+    return repairs is None or rnd <= repairs.get(str(meta.get("model")), rnd)
+
+
+def repair_table(stats: Mapping[tuple[str, str], TaskStat], repairs: Mapping[str, int] | None = None) -> Table:
+    """pass@k by repair round: a chain counts as passed at round r if it passed at some round <= r.
+
+    ``repairs``: model -> the repair rounds it ran (run.json); a round it did not run shows 'n/a'.
+    """
     rounds = range(max_round(stats) + 1)
     table = Table(key="repair", title="pass@k by repair round", columns=["Cell"] + [f"round {r}" for r in rounds],
                   note="pass@1 / pass@3 in percent; a sample counts as passed at round r if it passed at "
-                       f"some round <= r (round 0 is the first answer). {AVERAGE_NOTE}")
+                       f"some round <= r (round 0 is the first answer); 'n/a' past the rounds the cell's model "
+                       f"was given. {AVERAGE_NOTE}")
     for _cell, cell_stats in _by_cell(stats):
-        row: list[Cell] = [cell_name(cell_stats[0].meta)]
-        table.rows.append(row + [pair(cell_stats, r) for r in rounds])
+        meta = cell_stats[0].meta
+        row: list[Cell] = [cell_name(meta)]
+        table.rows.append(row + [pair(cell_stats, r) if _ran(meta, r, repairs) else "n/a" for r in rounds])
     return table
 
 
-def repair_series(stats: Mapping[tuple[str, str], TaskStat]) -> dict[str, dict[int, list[float | None]]]:
-    """cell name -> k -> pass@k per round, for the plot."""
+def repair_series(stats: Mapping[tuple[str, str], TaskStat], repairs: Mapping[str, int] | None = None
+                  ) -> dict[str, dict[int, list[float | None]]]:
+    """cell name -> k -> pass@k per round, for the plot (None past the rounds the cell's model ran)."""
     rounds = range(max_round(stats) + 1)
-    return {cell_name(cs[0].meta): {k: [mean_pass(cs, k, r) for r in rounds] for k in KS}
+    return {cell_name(cs[0].meta): {k: [mean_pass(cs, k, r) if _ran(cs[0].meta, r, repairs) else None
+                                        for r in rounds] for k in KS}
             for _cell, cs in _by_cell(stats)}
 
 

@@ -262,3 +262,23 @@ def test_a_replay_bench_renders_both_reports(tmp_path: Path) -> None:
         assert (run_dir / diff).is_file() and "+++ b/" in (run_dir / diff).read_text()
     assert f"| rec | {one_of_three} |" in md  # both tasks, one layout row each
     assert 'src="data:image/png;base64,' in (run_dir / "report.html").read_text()
+
+
+def test_rounds_a_model_was_not_given_are_not_counted_as_repairs(tmp_path: Path) -> None:
+    # The paper grid gives the 0.5B no repair rounds: its row must not read as if repairs ran and fixed nothing.
+    run_dir = make_run(tmp_path / "run")
+    run = json.loads((run_dir / "run.json").read_text())
+    run["models"]["small"]["repair"] = 0
+    (run_dir / "run.json").write_text(json.dumps(run))
+    assert report.model_repairs(run) == {"big": 2, "small": 0}
+    t = table(report.build(run_dir), "repair")
+    for row in t.rows:
+        model = str(row[0]).split("·")[0].strip()
+        if model == "small":
+            assert row[1] != "n/a" and row[2:] == ["n/a", "n/a"]
+        else:
+            assert "n/a" not in row
+    assert any(str(row[0]).startswith("small") for row in t.rows)
+    series = report.tables.repair_series(report.build(run_dir).stats, report.model_repairs(run))
+    small = [v for name, per_k in series.items() if name.startswith("small") for v in per_k[1]]
+    assert small and small[1::3] == [None] * len(small[1::3]) and small[2::3] == [None] * len(small[2::3])
