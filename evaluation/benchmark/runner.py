@@ -71,11 +71,14 @@ class Grid:
     models: dict[str, ModelEntry]
     base: Path | None = None
 
-    def units(self, done: set[rec.Key] | frozenset[rec.Key] = frozenset(), split_samples: bool = False
-              ) -> list[Unit]:
-        """What is left to run, task by task (so a cut-short run compares the cells on the same tasks)."""
+    def units(self, done: set[rec.Key] | frozenset[rec.Key] = frozenset(), split_samples: bool = False,
+              only: Sequence[str] = ()) -> list[Unit]:
+        """What is left to run, task by task (so a cut-short run compares the cells on the same tasks);
+        ``only``: just these models' units."""
         out = []
         for name, model in self.models.items():
+            if only and name not in only:
+                continue
             for task in self.tasks:
                 for mode in task_modes(self.cfg, task.kind, model):
                     for temp in self.cfg.temperatures:
@@ -312,8 +315,7 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     grid.check_models(opts.only_models)
     rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
     done = rec.finished_keys(rec.read_records(run_dir))
-    units = [u for u in grid.units(done, split_samples=not opts.overlap)
-             if not opts.only_models or u.model in opts.only_models]
+    units = grid.units(done, split_samples=not opts.overlap, only=opts.only_models)
     total = sum(len(u.samples) for u in units)
     summary = Summary(Path(run_dir), chains_total=total)
     emit("start", {"total": total, "done": len(done), "units": len(units)})

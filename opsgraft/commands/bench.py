@@ -96,7 +96,7 @@ def _print_grid(grid: Any, only_models: tuple[str, ...] = ()) -> None:
     from opsgraft.commands._common import console
     from opsgraft.commands.evaluate import wide_console
 
-    units = [u for u in grid.units() if not only_models or u.model in only_models]
+    units = grid.units(only=only_models)
     table = Table(title=f"{len(grid.tasks)} task(s), n={grid.cfg.n}, repair={grid.cfg.repair}")
     for col in ("cell (model|mode|temperature)", "tasks", "chains", "repair"):
         table.add_column(col)
