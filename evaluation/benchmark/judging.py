@@ -34,6 +34,9 @@ class JudgePool:
 
         extra = {"preserved": preserved} if "preserved" in inspect.signature(make_runner).parameters else {}
         self.runner = make_runner(executor, jobs, device, timeout_s, isolation=isolation, **extra)
+        # what a verdict may depend on besides the code: a kept judgement is reused only under the same
+        self.settings = {"executor": executor, "device": device, "isolation": isolation, "timeout_s": timeout_s,
+                         "preserved": preserved}
         self.jobs = jobs
         self._sem = threading.Semaphore(jobs)
         self._procs: ProcessPoolExecutor | None = None

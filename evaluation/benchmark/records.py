@@ -8,10 +8,15 @@ fsynced; a torn last line (a kill mid-write) is dropped by the reader and trunca
 Reading rules: a chain is the records of one (cell, task, sample); it is finished iff it has a
 record with ``final`` true, and a finished chain is the rounds of its last attempt (from the last
 round-0 record before its final record). Unfinished chains are ignored by reports and redone.
+
+judged/ keeps each judged round of an unfinished chain (its SampleResult, keyed by the code and the
+judge's settings) so that a resume redoing a cut chain reuses the verdicts of the rounds it had judged
+instead of running those programs again; a chain's files go when its final record is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import hashlib
@@ -36,6 +41,7 @@ FORMAT_VERSION = 1
 RUN_FILE = "run.json"
 RECORDS_FILE = "records.jsonl"
 CODE_DIR = "code"
+JUDGED_DIR = "judged"
 RECORD_VERSION = 1
 Key = tuple[str, str, int]  # (cell, task, sample)
 
@@ -251,6 +257,41 @@ class RunDir:
                                             fromfile=f"a/{entry}", tofile=f"b/{entry}"))
         (folder / f"{name}.diff").write_text(diff, encoding="utf-8")
         return (rel / f"{name}.py").as_posix(), (rel / f"{name}.diff").as_posix()
+
+
+    def _judged(self, cell: str, task: str, sample: int, round_: int | None = None) -> Path:
+        folder = self.path / JUDGED_DIR / slug(cell) / slug(task)
+        return folder if round_ is None else folder / f"s{sample}r{round_}.json"
+
+    def load_judged(self, cell: str, task: str, sample: int, round_: int, key: str) -> dict[str, Any] | None:
+        """The stored judgement of this round when it was made for the same ``key`` (code and settings)."""
+        try:
+            data = json.loads(self._judged(cell, task, sample, round_).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("result"), dict):
+            return None
+        return data
+
+    def save_judged(self, cell: str, task: str, sample: int, round_: int, key: str, result: Mapping[str, Any],
+                    judge_s: float) -> None:
+        """Keep one round's judgement until its chain is finished (written whole: a kill leaves none)."""
+        path = self._judged(cell, task, sample, round_)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "judge_s": round(judge_s, 3), "result": result}, default=str),
+                       encoding="utf-8")
+        tmp.replace(path)
+
+    def forget_judged(self, cell: str, task: str, sample: int) -> None:
+        """Drop a finished chain's kept judgements (its records hold what the report reads)."""
+        folder = self._judged(cell, task, sample)
+        for path in folder.glob(f"s{sample}r*.json"):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+            folder.parent.rmdir()
+            folder.parent.parent.rmdir()
 
 
 def truncate_torn_tail(path: Path) -> int:

@@ -13,11 +13,13 @@ sandbox and checker (through the executors, see judging.py). Around it:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from opsgraft.evaluation.benchmark.config import (
     task_modes,
 )
 from opsgraft.llm.base import Backend
-from opsgraft.types import Candidate, Message, SampleResult, Task
+from opsgraft.types import Candidate, Message, SampleResult, Task, from_dict, to_dict
 
 log = logging.getLogger(__name__)
 EventFn = Callable[[str, dict[str, Any]], None]
@@ -298,6 +300,7 @@ class Summary:
     generate_busy_s: float = 0.0
     completion_tokens: int = 0
     judge_calls: int = 0
+    judge_reused: int = 0  # rounds judged before a resume whose kept verdicts were reused (rec.JUDGED_DIR)
     failed_units: list[str] = field(default_factory=list)
     cells: dict[str, dict[str, float]] = field(default_factory=dict)
     report: dict[str, Path] = field(default_factory=dict)
@@ -310,7 +313,16 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     from opsgraft.evaluation.benchmark.judging import JudgePool
 
     opts = options or RunOptions()
-    emit = on_event or (lambda kind, data: None)
+    reused = {"n": 0}
+    count = threading.Lock()
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        if kind == "judge-reused":
+            with count:
+                reused["n"] += 1
+        if on_event is not None:
+            on_event(kind, data)
+
     t_start = time.perf_counter()
     grid.check_models(opts.only_models)
     rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
@@ -346,6 +358,7 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
     finally:
         pool.close()
         summary.judge_calls = pool.calls
+        summary.judge_reused = reused["n"]
     summary.wall_s = time.perf_counter() - t_start
     chains = rec.finished_chains(rec.read_records(run_dir))
     summary.chains_done = len(chains)
@@ -483,13 +496,33 @@ class ChainRecorder:
         self.judge_s: dict[tuple[int, int], float] = {}
         self.written: set[tuple[int, int]] = set()
         self.finished: set[int] = set()
+        self.reused: set[tuple[int, int]] = set()  # (sample, round) whose kept judgement was reused
 
     def judge(self, task: Task, candidate: Candidate) -> SampleResult:
-        """The executors' judge, timed per (sample, round)."""
+        """The executors' judge, timed per (sample, round); a round judged before a resume is not run again.
+
+        Only the same code under the same judge settings reuses a kept judgement (rec.RunDir.load_judged);
+        a checker fault (opsgraft's bug, not the program's) is never kept.
+        """
         round_ = int(candidate.origin.removeprefix("round") or 0) if candidate.origin.startswith("round") else 0
+        where = (self.unit.cell, self.task.id, candidate.sample_index, round_)
+        key = judge_key(candidate, getattr(self.pool, "settings", None))
+        kept = self.rd.load_judged(*where, key)
+        if kept is not None:
+            try:
+                result = from_dict(SampleResult, kept["result"])
+            except (TypeError, ValueError, KeyError):
+                result = None
+            if result is not None:
+                self.judge_s[(candidate.sample_index, round_)] = float(kept.get("judge_s") or 0.0)
+                self.reused.add((candidate.sample_index, round_))
+                self.emit("judge-reused", {"cell": where[0], "task": where[1], "sample": where[2], "round": round_})
+                return result
         t0 = time.perf_counter()
-        result: SampleResult = self.pool.judge(task, candidate)
-        self.judge_s[(candidate.sample_index, round_)] = time.perf_counter() - t0
+        result = self.pool.judge(task, candidate)
+        took = self.judge_s[(candidate.sample_index, round_)] = time.perf_counter() - t0
+        if not result.checker_fault:
+            self.rd.save_judged(*where, key, to_dict(result), took)
         return result
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
@@ -555,6 +588,7 @@ class ChainRecorder:
             "preserved_findings": [str(f)[:300] for f in preserved_findings or []],
             "static": [str(f)[:300] for f in static or []],
             "restore": restore,
+            "judge_reused": (sample, round_) in self.reused,
             "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
             "wall_s": {"retrieve": round(self.retrieve_s if round_ == 0 else 0.0, 3),
                        "generate": round(float(generate_s), 3),
@@ -564,8 +598,16 @@ class ChainRecorder:
         self.written.add((sample, round_))
         if final:
             self.finished.add(sample)
+            self.rd.forget_judged(u.cell, t.id, sample)
             self.emit("chain", {"cell": u.cell, "task": t.id, "sample": sample, "status": status,
                                 "passed": status == "passed"})
+
+
+def judge_key(candidate: Candidate, settings: Mapping[str, Any] | None) -> str:
+    """What a judgement depends on besides the task (pinned by the run directory): the code and settings."""
+    blob = json.dumps({"entry": candidate.entry, "files": dict(sorted(candidate.files.items())),
+                       "settings": dict(settings or {})}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _reasons(result: SampleResult) -> list[str]:

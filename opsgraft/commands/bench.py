@@ -168,7 +168,9 @@ def _print_summary(summary: Any) -> None:
     wide_console().print(table)
     rate = summary.completion_tokens / summary.generate_busy_s if summary.generate_busy_s else 0.0
     click.echo(f"time: {summary.wall_s:.1f}s (model busy {summary.generate_busy_s:.1f}s, "
-               f"{summary.completion_tokens} new tokens, {rate:.1f} tok/s; {summary.judge_calls} sandbox runs)")
+               f"{summary.completion_tokens} new tokens, {rate:.1f} tok/s; {summary.judge_calls} sandbox runs"
+               + (f", {summary.judge_reused} verdicts kept from before the resume" if summary.judge_reused else "")
+               + ")")
     for path in summary.report.values():
         click.echo(f"report: {path}")
     if summary.mlflow_dir is not None:

@@ -32,7 +32,7 @@ SLOW_FAIL = "```python\nimport time\ntime.sleep(2)\nraise SystemExit('not adapte
 RECORD_KEYS = {"v", "cell", "model", "mode", "temperature", "task", "functionality", "component",
                "source_component", "framework",
                "kind", "split", "sample", "round", "final", "status", "reason", "reasons", "preserved",
-               "preserved_findings", "static", "restore", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
+               "preserved_findings", "static", "restore", "judge_reused", "prompt_tokens", "completion_tokens", "wall_s", "seed", "code_file", "diff_file", "time"}
 
 
 def reference_answer(task_id: str) -> str:
@@ -163,7 +163,7 @@ def test_sigkill_mid_run_then_resume_redoes_no_finished_sample(tmp_path: Path):
     before = rec.finished_keys(rec.read_records(run_dir))
     assert 2 <= len(before) < 6
     summary = run_bench(grid_for(cassette), run_dir, RunOptions(isolation="none", render=False))
-    assert summary.judge_calls == 6 - len(before)
+    assert summary.judge_calls + summary.judge_reused == 6 - len(before)
     final = rec.read_records(run_dir)
     per_chain: dict[tuple, int] = {}
     for r in final:
@@ -332,3 +332,40 @@ def test_only_model_runs_that_models_part_and_a_plain_rerun_does_the_rest(tmp_pa
                      backend_factory=lambda e: backends[e.name])
     assert sorted(r["model"] for r in rec.read_records(tmp_path / "run")) == ["big", "small"]
     assert rest.chains_total == 1 and len(backends["small"].calls) == 1 and len(backends["big"].calls) == 1
+
+
+def test_a_resume_reuses_the_kept_verdicts_of_a_cut_chain_and_only_for_the_same_code(tmp_path: Path):
+    """A chain cut after its first judged round: the resume judges only the rounds it had not judged."""
+    import shutil
+
+    task = PASS_TASK
+    cassette = tmp_path / "unused.jsonl"
+    cassette.write_text("")
+    data = {"tasks": {"ids": [task]}, "n": 1, "repair": 2, "temperatures": [0.2], "examples": False,
+            "models": [{"name": "s", "backend": "replay", "cassette": str(cassette)}]}
+    grid = make_grid(parse_config(data))
+    opts = RunOptions(isolation="none", render=False)
+    run_dir = tmp_path / "run"
+    # The model is gone after round 0's verdict (as a kill between rounds leaves it): the chain is unfinished.
+    cut = run_bench(grid, run_dir, opts, backend_factory=lambda e: ScriptedBackend([FAIL], model=config.MODEL_NAME))
+    assert cut.judge_calls == 1 and cut.chains_done == 0 and cut.failed_units
+    kept = list((run_dir / rec.JUDGED_DIR).rglob("*.json"))
+    assert [p.name for p in kept] == ["s0r0.json"]
+    first_judge_s = json.loads(kept[0].read_text())["judge_s"]
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+
+    again = run_bench(grid, run_dir, opts, backend_factory=lambda e: ScriptedBackend(
+        [FAIL, reference_answer(task)], model=config.MODEL_NAME))
+    assert again.judge_calls == 1 and again.judge_reused == 1 and again.chains_done == 1
+    chain = rec.finished_chains(rec.read_records(run_dir))[0]
+    assert [(r["round"], r["status"], r["judge_reused"]) for r in chain] == [(0, "failed", True), (1, "passed", False)]
+    assert "not adapted" in chain[0]["reason"] and chain[0]["wall_s"]["judge"] == first_judge_s
+    assert not list((run_dir / rec.JUDGED_DIR).rglob("*.json")), "a finished chain's kept verdicts stay behind"
+
+    # Another answer at the same round is judged afresh: the kept verdict belongs to other code.
+    changed = run_bench(grid, other, opts, backend_factory=lambda e: ScriptedBackend(
+        [SLOW_FAIL, reference_answer(task)], model=config.MODEL_NAME))
+    assert changed.judge_calls == 2 and changed.judge_reused == 0
+    chain = rec.finished_chains(rec.read_records(other))[0]
+    assert [(r["round"], r["status"], r["judge_reused"]) for r in chain] == [(0, "failed", False), (1, "passed", False)]
