@@ -68,7 +68,8 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
     """Run the Pass@k benchmark: models x modes x temperatures over corpus tasks, n chains each.
 
     Every sample and repair round is a line of RUN_DIR/records.jsonl, written as its verdict
-    arrives; kill the run at any time and rerun the same command to resume. Samples run in the
+    arrives; kill the run at any time and rerun the same command to resume (a cut chain's judged
+    rounds keep their verdicts when it regenerates the same code). Samples run in the
     sandbox (a subprocess with limits, NOT a security boundary).
     """
     from opsgraft.evaluation.benchmark.config import Overrides, apply_overrides, load_config
