@@ -596,9 +596,10 @@ class ChainRecorder:
             "seed": seed, "code_file": code_file, "diff_file": diff_file, "time": rec.now(),
         })
         self.written.add((sample, round_))
+        if final or restore:  # a restore not kept is written after its chain's final record
+            self.rd.forget_judged(u.cell, t.id, sample)
         if final:
             self.finished.add(sample)
-            self.rd.forget_judged(u.cell, t.id, sample)
             self.emit("chain", {"cell": u.cell, "task": t.id, "sample": sample, "status": status,
                                 "passed": status == "passed"})
 

@@ -186,6 +186,8 @@ def test_bench_pass_counts_do_not_change_and_preserved_counts_read_the_kept_fina
     assert not any(r["restore"] for r in off)
     [restore] = [r for r in on if r["restore"]]
     assert restore["final"] is kept and restore["status"] == ("passed" if kept else "failed")
+    # every chain is finished, the restore's too: no kept verdict is left for a resume (records.JUDGED_DIR)
+    assert not list((tmp_path / "on").rglob("s*r*.json")) and not list((tmp_path / "off").rglob("s*r*.json"))
     on_chains, off_chains = rec.finished_chains(on), rec.finished_chains(off)
     assert len(on_chains) == len(off_chains) == 2
     for r in (None, 0, 1, 2):
