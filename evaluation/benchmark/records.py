@@ -46,6 +46,13 @@ RECORD_VERSION = 1
 Key = tuple[str, str, int]  # (cell, task, sample)
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Write ``path`` by rename, so a reader (or a kill) never meets half a file; safe across threads and processes."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def now() -> str:
     """UTC time, ISO-8601, to the second."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -167,9 +174,7 @@ def file_sha256(path: Path) -> str:
     known = known if isinstance(known, dict) else {}
     known[key] = sha
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
-    tmp.replace(cache)
+    write_whole(cache, json.dumps(known, indent=1))
     return sha
 
 
@@ -227,9 +232,7 @@ class RunDir:
                 raise ConfigError(f"refusing run directory {self.path}: it exists and holds no {RUN_FILE} "
                                   "(not a bench run); use a new or empty folder")
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp = run_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(header, indent=1) + "\n", encoding="utf-8")
-            tmp.replace(run_file)
+            write_whole(run_file, json.dumps(header, indent=1) + "\n")
             self.header = header
         self.records_path = self.path / RECORDS_FILE
         dropped = truncate_torn_tail(self.records_path)
@@ -258,7 +261,6 @@ class RunDir:
         (folder / f"{name}.diff").write_text(diff, encoding="utf-8")
         return (rel / f"{name}.py").as_posix(), (rel / f"{name}.diff").as_posix()
 
-
     def _judged(self, cell: str, task: str, sample: int, round_: int | None = None) -> Path:
         folder = self.path / JUDGED_DIR / slug(cell) / slug(task)
         return folder if round_ is None else folder / f"s{sample}r{round_}.json"
@@ -278,10 +280,7 @@ class RunDir:
         """Keep one round's judgement until its chain is finished (written whole: a kill leaves none)."""
         path = self._judged(cell, task, sample, round_)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "judge_s": round(judge_s, 3), "result": result}, default=str),
-                       encoding="utf-8")
-        tmp.replace(path)
+        write_whole(path, json.dumps({"key": key, "judge_s": round(judge_s, 3), "result": result}, default=str))
 
     def forget_judged(self, cell: str, task: str, sample: int) -> None:
         """Drop a finished chain's kept judgements (its records hold what the report reads)."""
