@@ -22,6 +22,7 @@ from opsgraft.config import stores_dir
 from opsgraft.curation.chunker import embed_text
 from opsgraft.curation.embed import ChromaEmbedding, Embedder
 from opsgraft.errors import StoreError
+from opsgraft.files import write_whole
 from opsgraft.types import Chunk, StageProgress
 
 log = logging.getLogger(__name__)
@@ -264,13 +265,7 @@ class Stores:
         """Replace the crawl manifest of component@version at once (a temp file renamed over it)."""
         path = self.manifest_path(component, version)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:16]}-{path.name}")
-        try:
-            tmp.write_text(json.dumps({**data, "format": MANIFEST_FORMAT}), encoding="utf-8")
-            tmp.replace(path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_whole(path, json.dumps({**data, "format": MANIFEST_FORMAT}), prefix=TEMP_PREFIX)
 
     def cleanup(self) -> int:
         """Delete collections a crashed write left behind (never those of a write still running)."""

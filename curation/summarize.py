@@ -10,6 +10,7 @@ from typing import Literal
 
 from opsgraft.config import cache_dir
 from opsgraft.curation import summarize_prompts as prompts
+from opsgraft.files import write_whole
 from opsgraft.llm.base import Backend
 from opsgraft.types import Chunk, Message
 
@@ -64,9 +65,7 @@ class Summarizer:
         text = gen[0].text.strip()
         path = self._path(chunk)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_whole(path, text)
         log.debug("summarized %s (%d chars)", chunk.id, len(text))
         return text
 

@@ -13,7 +13,6 @@ import ast
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from opsgraft.adapters.ablation import prompts
 from opsgraft.adapters.ablation.annotations import Plan, Trial
 from opsgraft.adapters.ablation.variants import fix_widths, variant_files
 from opsgraft.adapters.output import unified_diff
+from opsgraft.files import write_whole
 from opsgraft.types import ExecutionResult, Message, Task, Verdict
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,6 @@ def results_entries(plan: Plan, outcomes: Mapping[str, dict[str, Any]]) -> list[
             for t in plan.trials if outcomes.get(t.name, {}).get("status") == "ok"]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 @dataclass
 class Study:
     """One ablation study of ``files`` (name -> source, ``entry`` is run) in ``directory``."""
@@ -125,7 +119,7 @@ class Study:
         """Run every trial without a result, one by one; returns the outcome of every trial."""
         meta = self.directory / "study.json"
         if not meta.exists():
-            _atomic_write(meta, json.dumps({
+            write_whole(meta, json.dumps({
                 "key": fingerprint(self.files, self.plan, self.config), "entry": self.entry, "mode": self.plan.mode,
                 "trials": [{"name": t.name, "removed": list(t.removed)} for t in self.plan.trials]}, indent=1))
         outcomes = read_trials(self.directory)
@@ -139,7 +133,7 @@ class Study:
             outcomes[trial.name] = outcome
             with (self.directory / TRIALS).open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(outcome) + "\n")
-            _atomic_write(self.directory / RESULTS, json.dumps(results_entries(self.plan, outcomes), indent=1))
+            write_whole(self.directory / RESULTS, json.dumps(results_entries(self.plan, outcomes), indent=1))
             self.on_event("done", outcome)
         return outcomes
 
@@ -263,10 +257,10 @@ class Study:
         diffs = []
         for name, code in files.items():
             if code != self.files.get(name):
-                _atomic_write(folder / Path(name).name, code)
+                write_whole(folder / Path(name).name, code)
                 diffs.append(unified_diff(self.files[name], code, f"a/{name}", f"b/{name}"))
         if diffs:
-            _atomic_write(folder / f"{trial.name}.diff", "".join(diffs))
+            write_whole(folder / f"{trial.name}.diff", "".join(diffs))
 
     # --- the verdict -----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgraft.errors import ConfigError
+from opsgraft.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,6 @@ CODE_DIR = "code"
 JUDGED_DIR = "judged"
 RECORD_VERSION = 1
 Key = tuple[str, str, int]  # (cell, task, sample)
-
-
-def write_whole(path: Path, text: str) -> None:
-    """Write ``path`` by rename, so a reader (or a kill) never meets half a file; safe across threads and processes."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def now() -> str:

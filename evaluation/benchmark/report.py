@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from opsgraft.errors import ConfigError, InputError
 from opsgraft.evaluation.benchmark import tables
 from opsgraft.evaluation.benchmark.tables import Chain, Link, Table, TaskStat
+from opsgraft.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,6 @@ def _model_fact(name: str, spec: Any) -> str:
 
 
 def _write(path: Path, data: bytes) -> Path:
-    """Write through a temporary file so that a reader never sees half a report."""
+    """Write whole, so that a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return write_whole(path, data)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from opsgraft.files import write_whole
 from opsgraft.llm.base import Backend, index_runs, request_key, sample_params
 from opsgraft.types import Generation, Message, from_dict, to_dict
 
@@ -34,10 +33,7 @@ class ResponseStore:
         """Store one generation with the request it answers (for humans reading the cache)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"request": request, "generation": to_dict(generation)}, fh)
-        os.replace(tmp, path)
+        write_whole(path, json.dumps({"request": request, "generation": to_dict(generation)}))
 
 
 def lookup(
