@@ -35,12 +35,12 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
 
 
-def test_the_prefix_names_the_temporary_and_a_rename_failure_cleans_it_up(tmp_path: Path) -> None:
+def test_a_rename_failure_removes_the_prefixed_temporary(tmp_path: Path) -> None:
     target = tmp_path / "taken"
     target.mkdir()  # a directory in the way: the rename fails after the temporary was written
     (target / "x").write_text("x")
     with pytest.raises(OSError):
-        write_whole(target, "new", prefix="tmp-", fsync=True)
+        write_whole(target, "new", prefix="tmp-")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
 
 
