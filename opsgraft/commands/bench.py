@@ -45,7 +45,9 @@ def _words(_ctx: Any, _param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--only-model", "only_models", multiple=True, callback=_words,
               help="Run just these models' part of the grid this time, by the names --dry-run shows (the run "
                    "directory keeps the whole grid: rerun without it to go on with the rest).")
-@click.option("--dry-run", is_flag=True, help="Print the grid and the generations it implies; load no model.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the grid and the generations it implies; load no model. On an existing run directory: "
+                   "what it holds and what a resume would still run (nothing is written).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="ray judges each sample as a Ray task (RAY_ADDRESS joins a cluster).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -79,11 +81,11 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
     cfg = apply_overrides(cfg, Overrides(tasks, modes, temperatures, n, repair, seed, max_tokens, models))
     grid = make_grid(cfg, base)
     grid.check_models(only_models)
-    if dry_run:
-        _print_grid(grid, only_models)
-        return
     name = preset or (config_file.stem if config_file else "bench")
     out = run_dir or Path("bench-runs") / name
+    if dry_run:
+        _print_grid(grid, only_models, _finished_in(grid, out))
+        return
     opts = RunOptions(executor=executor, jobs=jobs, device=device, isolation=isolation, overlap=not serial,
                       cache=not no_cache, render=not no_report, mlflow_dir=mlflow_dir,
                       preserved=not no_preserved, only_models=only_models)
@@ -91,27 +93,60 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
     _print_summary(summary)
 
 
-def _print_grid(grid: Any, only_models: tuple[str, ...] = ()) -> None:
+def _finished_in(grid: Any, run_dir: Path) -> frozenset[Any] | None:
+    """The finished chains of an existing run directory the grid could resume, read without writing;
+    None where there is no run yet. An incompatible one is the ConfigError the run itself would give."""
+    from opsgraft.errors import ConfigError
+    from opsgraft.evaluation.benchmark import records as rec
+
+    run_file = run_dir / rec.RUN_FILE
+    if not run_file.is_file():
+        return None
+    import json
+
+    try:
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_file}: not a readable bench run file ({exc})") from None
+    why = rec.incompatibility(old if isinstance(old, dict) else {},
+                              rec.run_header(grid.config_json(), grid.models_json()))
+    if why:
+        raise ConfigError(f"refusing run directory {run_dir}: {why}; use another --run-dir")
+    return frozenset(rec.finished_keys(rec.read_records(run_dir)))
+
+
+def _print_grid(grid: Any, only_models: tuple[str, ...] = (), finished: frozenset[Any] | None = None) -> None:
     from rich.table import Table
 
     from opsgraft.commands._common import console
     from opsgraft.commands.evaluate import wide_console
 
     units = grid.units(only=only_models)
+    left = grid.units(finished or frozenset(), only=only_models)
     table = Table(title=f"{len(grid.tasks)} task(s), n={grid.cfg.n}, repair={grid.cfg.repair}")
-    for col in ("cell (model|mode|temperature)", "tasks", "chains", "repair"):
+    cols = ["cell (model|mode|temperature)", "tasks", "chains", "repair"]
+    for col in cols + (["finished", "left"] if finished is not None else []):
         table.add_column(col)
     per: dict[str, list[int]] = {}
     for u in units:
-        per.setdefault(u.cell, [0, 0, u.rounds(grid.cfg)])
+        per.setdefault(u.cell, [0, 0, u.rounds(grid.cfg), 0])
         per[u.cell][0] += 1
         per[u.cell][1] += len(u.samples)
-    for cell, (t, c, r) in per.items():
-        table.add_row(cell, str(t), str(c), str(r))
+    for u in left:
+        per[u.cell][3] += len(u.samples)
+    for cell, (t, c, r, todo) in per.items():
+        row = [cell, str(t), str(c), str(r)]
+        table.add_row(*(row + ([str(c - todo), str(todo)] if finished is not None else [])))
     wide_console().print(table)
     first, repairs = grid.generations(units)
     click.echo(f"cells: {len(per)}; generations: {first} first answers"
                + (f" + up to {repairs} repair answers" if repairs else ""))
+    if finished is not None:
+        chains = sum(c for _, c, _, _ in per.values())
+        todo = sum(d for *_, d in per.values())
+        first, repairs = grid.generations(left)
+        click.echo(f"run directory: {chains - todo} of {chains} chains finished; a resume runs {first} first answers"
+                   + (f" + up to {repairs} repair answers" if repairs else ""))
     console.print("[dim]dry run: no model loaded, nothing written[/dim]")
 
 

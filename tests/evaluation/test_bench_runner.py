@@ -215,6 +215,32 @@ def test_mlflow_logs_one_run_per_cell_and_a_resume_updates_it(tmp_path: Path):
     assert "rec|zero-shot|0.2" in out and "0/3" in out
 
 
+def test_a_dry_run_on_a_run_directory_says_what_a_resume_would_run_and_writes_nothing(tmp_path: Path):
+    from tests.conftest import run_cli
+
+    cassette = record_cassette(tmp_path / "c.jsonl", {TASKS[0]: [FAIL] * 3})
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(BENCH_TOML.format(tasks=json.dumps(TASKS[:1]), cassette=cassette))
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli(["bench", str(cfg), "--run-dir", str(run_dir), "--dry-run"])
+    assert code == 0, err
+    assert "generations: 3 first answers" in out and "run directory:" not in out
+    assert not run_dir.exists()  # a dry run creates nothing
+    code, _, err = run_cli(["bench", str(cfg), "--run-dir", str(run_dir), "--isolation", "none", "--no-report"])
+    assert code == 0, err
+    records = (run_dir / rec.RECORDS_FILE).read_bytes()
+    # Cut the last chain short: its final record goes, so a resume would run that sample again.
+    lines = records.splitlines(keepends=True)
+    (run_dir / rec.RECORDS_FILE).write_bytes(b"".join(lines[:-1]))
+    code, out, err = run_cli(["bench", str(cfg), "--run-dir", str(run_dir), "--dry-run"])
+    assert code == 0, err
+    assert "run directory: 2 of 3 chains finished; a resume runs 1 first answers" in out
+    assert (run_dir / rec.RECORDS_FILE).read_bytes() == b"".join(lines[:-1])  # read, not written
+    # Another grid on the same directory: the one-line refusal the run itself would give, before a model.
+    code, _, err = run_cli(["bench", str(cfg), "--run-dir", str(run_dir), "--n", "4", "--dry-run"])
+    assert code == 2 and err.count("\n") == 1 and "refusing run directory" in err and "'n'" in err
+
+
 def test_pipeline_runs_only_the_asked_samples_with_their_own_indices(tmp_path: Path):
     from opsgraft.adapters.repair_loop import AdaptOptions, run_adaptation
     from opsgraft.adapters.workflow import corpus_workflow
