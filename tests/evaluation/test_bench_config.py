@@ -20,8 +20,10 @@ from tests.conftest import run_cli
 
 
 @pytest.fixture
-def cassette(tmp_path: Path) -> Path:
-    """An empty (but existing) cassette: enough for a dry run, which never generates."""
+def cassette(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty (but existing) cassette: enough for a dry run, which never generates. The tests run in
+    tmp_path, so a dry run does not read a run directory left in bench-runs/ of the checkout."""
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "empty.jsonl"
     path.write_text("")
     return path
