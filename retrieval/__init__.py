@@ -45,6 +45,11 @@ def retrieve(strategy: str, request: RetrievalRequest, backend: Backend | None =
     return get_strategy(strategy, backend, stores_dir, summarizer, trace_path).retrieve(request)
 
 
+def stores_needed(strategy: str, target: str, source: str | None = None) -> tuple[str, ...]:
+    """The components whose docs stores strategy ``strategy`` searches (llm-search: the source's only)."""
+    return retrievers.get(strategy).stores_for(target, source)  # type: ignore[no-any-return]
+
+
 def __getattr__(name: str) -> Any:
     # RetrievalRequest lives with the strategies; import it lazily so this package stays light.
     if name in ("RetrievalRequest", "Strategy"):
@@ -54,4 +59,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["STRATEGIES", "RetrievalRequest", "Strategy", "get_strategy", "retrieve"]
+__all__ = ["STRATEGIES", "RetrievalRequest", "Strategy", "get_strategy", "retrieve", "stores_needed"]

@@ -82,6 +82,13 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     needs_source: ClassVar[bool] = True
     needs_llm: ClassVar[bool] = False
+    searches_target: ClassVar[bool] = True  # False: the target's docs come from the LLM, not its store
+
+    @classmethod
+    def stores_for(cls, target: str, source: str | None = None) -> tuple[str, ...]:
+        """The components whose docs stores :meth:`retrieve` searches for this target and source."""
+        wanted = ([source] if cls.needs_source and source else []) + ([target] if cls.searches_target else [])
+        return tuple(dict.fromkeys(wanted))
 
     def __init__(self, backend: Backend | None = None, stores_dir: Path | str | None = None,
                  summarizer: Any = None, trace_path: Path | None = None) -> None:
@@ -240,6 +247,7 @@ class LLMSearch(Strategy):
 
     name = "llm-search"
     needs_llm = True
+    searches_target = False
 
     def _retrieve(self, request: RetrievalRequest) -> list[RetrievedDoc]:
         dx = self.docs_x(request)

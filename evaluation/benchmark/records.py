@@ -205,28 +205,38 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def check_run_dir(path: Path, header: dict[str, Any]) -> dict[str, Any] | None:
+    """Whether a run with ``header`` may use ``path``, read without writing: the header of the run there
+    (a resume), None when there is none yet; a one-line ConfigError for a folder that is another run's,
+    or not a bench run at all."""
+    run_file = Path(path) / RUN_FILE
+    if not run_file.is_file():
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(f"refusing run directory {path}: it exists and holds no {RUN_FILE} "
+                              "(not a bench run); use a new or empty folder")
+        return None
+    try:
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_file}: not a readable bench run file ({exc})") from None
+    why = incompatibility(old if isinstance(old, dict) else {}, header)
+    if why:
+        raise ConfigError(f"refusing run directory {path}: {why}; use another --run-dir")
+    return old  # type: ignore[no-any-return]
+
+
 class RunDir:
     """One benchmark run directory: opened (created or checked), then appended to from several threads."""
 
     def __init__(self, path: Path, header: dict[str, Any]):
         self.path = Path(path)
         self._lock = threading.Lock()
-        run_file = self.path / RUN_FILE
-        if run_file.is_file():
-            try:
-                old = json.loads(run_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"{run_file}: not a readable bench run file ({exc})") from None
-            why = incompatibility(old if isinstance(old, dict) else {}, header)
-            if why:
-                raise ConfigError(f"refusing run directory {self.path}: {why}; use another --run-dir")
+        old = check_run_dir(self.path, header)
+        if old is not None:
             self.header = old
         else:
-            if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-                raise ConfigError(f"refusing run directory {self.path}: it exists and holds no {RUN_FILE} "
-                                  "(not a bench run); use a new or empty folder")
             self.path.mkdir(parents=True, exist_ok=True)
-            write_whole(run_file, json.dumps(header, indent=1) + "\n")
+            write_whole(self.path / RUN_FILE, json.dumps(header, indent=1) + "\n")
             self.header = header
         self.records_path = self.path / RECORDS_FILE
         dropped = truncate_torn_tail(self.records_path)

@@ -63,6 +63,17 @@ class Unit:
     def cell(self) -> str:
         return rec.cell_name(self.model, self.mode, self.temperature)
 
+    def docs_stores(self) -> tuple[str, ...]:
+        """The components whose docs stores this unit's retrieval searches (as Workflow.retrieve_docs)."""
+        from opsgraft.adapters.specs import adapter_for_task
+        from opsgraft.retrieval import stores_needed
+
+        strategy = "target-search" if self.mode == "rag" else self.mode if self.mode in STRATEGIES else ""
+        if not strategy:
+            return ()
+        spec = adapter_for_task(self.task.functionality, self.task.component, self.task.source_component)
+        return stores_needed(strategy, spec.docs_store, spec.source_component or None)
+
 
 @dataclass
 class Grid:
@@ -98,6 +109,29 @@ class Grid:
             if name not in self.models:
                 raise ConfigError(f"unknown model {name!r} for --only-model; the grid's models: "
                                   + ", ".join(self.models))
+
+    def check_stores(self, units: Sequence[Unit], stores_dir: Path | str | None = None) -> None:
+        """A one-line StoreError, before any model loads, for each docs store ``units`` search and lack."""
+        from opsgraft.errors import StoreError
+        from opsgraft.retrieval.search import stores_at
+
+        needed: dict[str, set[str]] = {}
+        for u in units:
+            for component in u.docs_stores():
+                needed.setdefault(component, set()).add(u.mode)
+        if not needed:
+            return
+        stores = stores_at(stores_dir)
+        missing = []
+        for component, modes in needed.items():
+            try:
+                stores.find(component)
+            except StoreError:
+                missing.append((component, modes))
+        if missing:
+            what = "; ".join(f"{c} (for {', '.join(sorted(m))})" for c, m in missing)
+            build = " && ".join(f"opsgraft curate --package {c}" for c, _ in missing)
+            raise StoreError(f"no docs store for the units left to run: {what}; build with `{build}`")
 
     def cells(self) -> list[str]:
         """Every cell with at least one task."""
@@ -325,9 +359,12 @@ def run_bench(grid: Grid, run_dir: Path, options: RunOptions | None = None, *, o
 
     t_start = time.perf_counter()
     grid.check_models(opts.only_models)
-    rd = rec.RunDir(run_dir, rec.run_header(grid.config_json(), grid.models_json()))
-    done = rec.finished_keys(rec.read_records(run_dir))
+    header = rec.run_header(grid.config_json(), grid.models_json())
+    resumed = rec.check_run_dir(Path(run_dir), header) is not None  # refusals first, nothing written yet
+    done = rec.finished_keys(rec.read_records(run_dir)) if resumed else set()
     units = grid.units(done, split_samples=not opts.overlap, only=opts.only_models)
+    grid.check_stores(units)  # before the run directory is made, the model loads or anything is generated
+    rd = rec.RunDir(run_dir, header)
     total = sum(len(u.samples) for u in units)
     summary = Summary(Path(run_dir), chains_total=total)
     emit("start", {"total": total, "done": len(done), "units": len(units)})

@@ -47,7 +47,8 @@ def _words(_ctx: Any, _param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
                    "directory keeps the whole grid: rerun without it to go on with the rest).")
 @click.option("--dry-run", is_flag=True,
               help="Print the grid and the generations it implies; load no model. On an existing run directory: "
-                   "what it holds and what a resume would still run (nothing is written).")
+                   "what it holds and what a resume would still run (nothing is written); and the docs stores the "
+                   "units left to run need and lack, which the run refuses to start without.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="ray judges each sample as a Ray task (RAY_ADDRESS joins a cluster).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
@@ -84,7 +85,16 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
     name = preset or (config_file.stem if config_file else "bench")
     out = run_dir or Path("bench-runs") / name
     if dry_run:
-        _print_grid(grid, only_models, _finished_in(grid, out))
+        finished = _finished_in(grid, out)
+        _print_grid(grid, only_models, finished)
+        from opsgraft.commands._common import console
+        from opsgraft.errors import StoreError
+
+        try:
+            grid.check_stores(grid.units(finished or frozenset(), only=only_models))
+        except StoreError as exc:  # said, not raised: a dry run is how one plans the stores to build
+            click.echo(f"the run would stop here: {exc}")
+        console.print("[dim]dry run: no model loaded, nothing written[/dim]")
         return
     opts = RunOptions(executor=executor, jobs=jobs, device=device, isolation=isolation, overlap=not serial,
                       cache=not no_cache, render=not no_report, mlflow_dir=mlflow_dir,
@@ -95,30 +105,17 @@ def bench(config_file: Path | None, preset: str | None, run_dir: Path | None, ta
 
 def _finished_in(grid: Any, run_dir: Path) -> frozenset[Any] | None:
     """The finished chains of an existing run directory the grid could resume, read without writing;
-    None where there is no run yet. An incompatible one is the ConfigError the run itself would give."""
-    from opsgraft.errors import ConfigError
+    None where there is no run yet. A folder the run would refuse is the run's own one-line ConfigError."""
     from opsgraft.evaluation.benchmark import records as rec
 
-    run_file = run_dir / rec.RUN_FILE
-    if not run_file.is_file():
+    if rec.check_run_dir(run_dir, rec.run_header(grid.config_json(), grid.models_json())) is None:
         return None
-    import json
-
-    try:
-        old = json.loads(run_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{run_file}: not a readable bench run file ({exc})") from None
-    why = rec.incompatibility(old if isinstance(old, dict) else {},
-                              rec.run_header(grid.config_json(), grid.models_json()))
-    if why:
-        raise ConfigError(f"refusing run directory {run_dir}: {why}; use another --run-dir")
     return frozenset(rec.finished_keys(rec.read_records(run_dir)))
 
 
 def _print_grid(grid: Any, only_models: tuple[str, ...] = (), finished: frozenset[Any] | None = None) -> None:
     from rich.table import Table
 
-    from opsgraft.commands._common import console
     from opsgraft.commands.evaluate import wide_console
 
     units = grid.units(only=only_models)
@@ -147,7 +144,6 @@ def _print_grid(grid: Any, only_models: tuple[str, ...] = (), finished: frozense
         first, repairs = grid.generations(left)
         click.echo(f"run directory: {chains - todo} of {chains} chains finished; a resume runs {first} first answers"
                    + (f" + up to {repairs} repair answers" if repairs else ""))
-    console.print("[dim]dry run: no model loaded, nothing written[/dim]")
 
 
 def _run_with_progress(grid: Any, out: Path, opts: Any) -> Any:

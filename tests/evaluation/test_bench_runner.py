@@ -395,3 +395,62 @@ def test_a_resume_reuses_the_kept_verdicts_of_a_cut_chain_and_only_for_the_same_
     assert changed.judge_calls == 2 and changed.judge_reused == 0
     chain = rec.finished_chains(rec.read_records(other))[0]
     assert [(r["round"], r["status"], r["judge_reused"]) for r in chain] == [(0, "failed", False), (1, "passed", False)]
+
+
+TRANSLATE_TASK = "translate-gitpython-dvc-model"
+
+
+def empty_cassette(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    return path
+
+
+def test_a_missing_docs_store_is_a_one_line_error_before_the_model_or_the_run_directory(tmp_path: Path):
+    from opsgraft.errors import StoreError
+
+    data = {"tasks": {"ids": [PASS_TASK, TRANSLATE_TASK]}, "modes": ["zero-shot", "rag"],
+            "translation_modes": ["docs-search", "llm-search"],
+            "models": [{"name": "m", "backend": "replay", "cassette": str(empty_cassette(tmp_path))}],
+            "n": 1, "temperatures": [0.2]}
+    grid = make_grid(parse_config(data))
+    made: list[str] = []
+    run_dir = tmp_path / "run"
+    with pytest.raises(StoreError) as err:  # the test's store folder is empty
+        run_bench(grid, run_dir, RunOptions(isolation="none", render=False),
+                  backend_factory=lambda e: made.append(e.name) or ScriptedBackend([]))
+    line = str(err.value)
+    assert "\n" not in line and "mlflow (for rag)" in line and "gitpython (for docs-search, llm-search)" in line
+    assert "dvc (for docs-search)" in line and "opsgraft curate --package dvc" in line
+    assert not made and not run_dir.exists()  # no model loaded, nothing written
+    from tests.conftest import run_cli
+
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text('modes = ["rag"]\n' + BENCH_TOML.format(tasks=json.dumps([PASS_TASK]), cassette=empty_cassette(tmp_path)))
+    code, out, err = run_cli(["bench", str(cfg), "--run-dir", str(run_dir), "--dry-run"])
+    assert code == 0, err  # a dry run plans: the grid, then what the run would refuse
+    assert "rag|0.2" in out and "the run would stop here: no docs store for the units left to run: mlflow (for rag)" in out
+    assert not run_dir.exists()
+
+
+def test_the_store_check_asks_for_what_each_strategy_searches_and_only_for_units_left(tmp_path: Path):
+    from opsgraft.curation.embed import get_embedder
+    from opsgraft.curation.store import Stores
+    from opsgraft.errors import StoreError
+    from tests.retrieval.conftest import GIT_DOCS, doc_chunks
+
+    root = tmp_path / "stores"
+    Stores(root).write("gitpython", "3.1.0", doc_chunks(GIT_DOCS, "gitpython", "3.1.0"), get_embedder("local"), {})
+    data = {"tasks": {"ids": [TRANSLATE_TASK, PASS_TASK]}, "modes": ["zero-shot"],
+            "translation_modes": ["llm-search", "docs-search"],
+            "models": [{"name": "m", "backend": "replay", "cassette": str(empty_cassette(tmp_path))}],
+            "n": 1, "temperatures": [0.2]}
+    grid = make_grid(parse_config(data))
+    by_mode = {u.mode: u.docs_stores() for u in grid.units()}
+    # llm-search writes the target's docs itself; docs-search reads both stores; zero-shot none.
+    assert by_mode == {"llm-search": ("gitpython",), "docs-search": ("gitpython", "dvc"), "zero-shot": ()}
+    grid.check_stores([u for u in grid.units() if u.mode != "docs-search"], root)  # gitpython is there
+    with pytest.raises(StoreError, match=r"^no docs store for the units left to run: dvc \(for docs-search\);"):
+        grid.check_stores(grid.units(), root)
+    done = {(u.cell, u.task.id, 0) for u in grid.units() if u.mode == "docs-search"}
+    grid.check_stores(grid.units(done), root)  # a finished cell needs no store any more
